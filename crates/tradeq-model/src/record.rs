@@ -1,0 +1,259 @@
+//! The four record kinds behind one type, with the keys and versions the store indexes.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+use crate::validate::ValidationError;
+use crate::{AlipayTrade, KoubeiOrder, OmniOrder, OnsiteTrade};
+
+/// Which store a record belongs to. The names are those of the command line and admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordKind {
+    /// [`AlipayTrade`].
+    AlipayTrade,
+    /// [`KoubeiOrder`].
+    KoubeiOrder,
+    /// [`OnsiteTrade`].
+    OnsiteTrade,
+    /// [`OmniOrder`].
+    OmniOrder,
+}
+
+impl RecordKind {
+    /// Every kind.
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::AlipayTrade,
+        RecordKind::KoubeiOrder,
+        RecordKind::OnsiteTrade,
+        RecordKind::OmniOrder,
+    ];
+
+    /// `alipay-trade`, `koubei-order`, `onsite-trade` or `omni-order`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RecordKind::AlipayTrade => "alipay-trade",
+            RecordKind::KoubeiOrder => "koubei-order",
+            RecordKind::OnsiteTrade => "onsite-trade",
+            RecordKind::OmniOrder => "omni-order",
+        }
+    }
+
+    /// The name of the primary key field.
+    pub fn primary_key_name(&self) -> &'static str {
+        match self {
+            RecordKind::AlipayTrade | RecordKind::OnsiteTrade => "trade_no",
+            RecordKind::KoubeiOrder => "order_no",
+            RecordKind::OmniOrder => "order_id",
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown kind name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown record kind `{0}`: expected alipay-trade, koubei-order, onsite-trade or omni-order"
+)]
+pub struct UnknownKind(pub String);
+
+impl FromStr for RecordKind {
+    type Err = UnknownKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RecordKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownKind(s.to_string()))
+    }
+}
+
+/// A key a record can be looked up by. Keys unique only per merchant are always looked up with
+/// the merchant; so are the global ones, so that not-yours and not-found are one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// The primary key: `trade_no`, `order_no` or `order_id`.
+    Primary,
+    /// `out_trade_no` of an Alipay or onsite trade (unique per merchant).
+    OutTradeNo,
+    /// `short_trade_no` of an onsite trade.
+    ShortTradeNo,
+}
+
+/// What orders two writes of the same record: `gmt_modified`, then `version`. Absent values sort
+/// first, so a record that carries none is overwritten by any that does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionStamp {
+    /// The record's `gmt_modified`.
+    pub gmt_modified: Option<Timestamp>,
+    /// The record's `version` (0 when absent).
+    pub version: i64,
+}
+
+impl PartialOrd for VersionStamp {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for VersionStamp {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.gmt_modified
+            .cmp(&other.gmt_modified)
+            .then(self.version.cmp(&other.version))
+    }
+}
+
+impl fmt::Display for VersionStamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.gmt_modified {
+            Some(t) => write!(f, "gmt_modified {t}, version {}", self.version),
+            None => write!(f, "no gmt_modified, version {}", self.version),
+        }
+    }
+}
+
+/// A record of any kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// An Alipay trade.
+    AlipayTrade(AlipayTrade),
+    /// A Koubei item order.
+    KoubeiOrder(KoubeiOrder),
+    /// A Miaojie onsite trade.
+    OnsiteTrade(OnsiteTrade),
+    /// An omni order.
+    OmniOrder(OmniOrder),
+}
+
+impl Record {
+    /// Parses one record of `kind` from its JSON document and validates it. A parse error names
+    /// the field path (`fund_bill_list[0].amount`) the way a validation error does.
+    pub fn from_json(kind: RecordKind, json: &str) -> Result<Record, ValidationError> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let record = match kind {
+            RecordKind::AlipayTrade => {
+                serde_path_to_error::deserialize(de).map(Record::AlipayTrade)
+            }
+            RecordKind::KoubeiOrder => {
+                serde_path_to_error::deserialize(de).map(Record::KoubeiOrder)
+            }
+            RecordKind::OnsiteTrade => {
+                serde_path_to_error::deserialize(de).map(Record::OnsiteTrade)
+            }
+            RecordKind::OmniOrder => serde_path_to_error::deserialize(de).map(Record::OmniOrder),
+        }
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "(record)".to_string()
+            } else {
+                path
+            };
+            ValidationError::new(field, strip_position(&e.into_inner().to_string()))
+        })?;
+        record.validate()?;
+        Ok(record)
+    }
+
+    /// The record's kind.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Record::AlipayTrade(_) => RecordKind::AlipayTrade,
+            Record::KoubeiOrder(_) => RecordKind::KoubeiOrder,
+            Record::OnsiteTrade(_) => RecordKind::OnsiteTrade,
+            Record::OmniOrder(_) => RecordKind::OmniOrder,
+        }
+    }
+
+    /// Checks every invariant of the record's kind.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        match self {
+            Record::AlipayTrade(r) => r.validate(),
+            Record::KoubeiOrder(r) => r.validate(),
+            Record::OnsiteTrade(r) => r.validate(),
+            Record::OmniOrder(r) => r.validate(),
+        }
+    }
+
+    /// The primary key.
+    pub fn primary_key(&self) -> &str {
+        match self {
+            Record::AlipayTrade(r) => &r.trade_no,
+            Record::KoubeiOrder(r) => &r.order_no,
+            Record::OnsiteTrade(r) => &r.trade_no,
+            Record::OmniOrder(r) => &r.order_id,
+        }
+    }
+
+    /// The owning merchant every lookup is scoped to.
+    pub fn merchant(&self) -> &str {
+        match self {
+            Record::AlipayTrade(r) => &r.seller_id,
+            Record::KoubeiOrder(r) => &r.partner_id,
+            Record::OnsiteTrade(r) => &r.merchant_id,
+            Record::OmniOrder(r) => &r.merchant_id,
+        }
+    }
+
+    /// The `out_trade_no` of trades (unique per merchant).
+    pub fn out_trade_no(&self) -> Option<&str> {
+        match self {
+            Record::AlipayTrade(r) => Some(&r.out_trade_no),
+            Record::OnsiteTrade(r) => Some(&r.out_trade_no),
+            _ => None,
+        }
+    }
+
+    /// The `short_trade_no` of onsite trades.
+    pub fn short_trade_no(&self) -> Option<&str> {
+        match self {
+            Record::OnsiteTrade(r) => r.short_trade_no.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What orders writes of this record.
+    pub fn version_stamp(&self) -> VersionStamp {
+        let (gmt_modified, version) = match self {
+            Record::AlipayTrade(r) => (r.gmt_modified, r.version),
+            Record::KoubeiOrder(r) => (Some(r.gmt_modified), r.version),
+            Record::OnsiteTrade(r) => (r.gmt_modified, r.version),
+            Record::OmniOrder(r) => (r.gmt_modified, r.version),
+        };
+        VersionStamp {
+            gmt_modified,
+            version: version.unwrap_or(0),
+        }
+    }
+
+    /// The record as its JSON document (the record format of `docs/records.md`).
+    pub fn to_json(&self) -> String {
+        let result = match self {
+            Record::AlipayTrade(r) => serde_json::to_string(r),
+            Record::KoubeiOrder(r) => serde_json::to_string(r),
+            Record::OnsiteTrade(r) => serde_json::to_string(r),
+            Record::OmniOrder(r) => serde_json::to_string(r),
+        };
+        // Plain structs with string keys always serialize.
+        result.unwrap_or_default()
+    }
+}
+
+/// serde_json appends " at line L column C", which means nothing to someone reading a field
+/// path; the line number of a JSONL file is reported separately by the importer.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}

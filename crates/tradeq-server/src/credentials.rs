@@ -1,0 +1,124 @@
+//! Credentials as the front doors use them: keys parsed once and cached, and the v2 answer
+//! signature cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use openssl::pkey::{PKey, Private, Public};
+use openssl::sha::sha256;
+
+use tradeq_model::credentials::AlipayApp;
+use tradeq_wire::alipay::keys::{parse_private_key, parse_public_key};
+
+/// An Alipay app with its keys parsed.
+pub struct ResolvedAlipayApp {
+    /// The stored app.
+    pub app: AlipayApp,
+    /// Verifies the app's requests.
+    pub app_public_key: PKey<Public>,
+    /// Signs answers to the app.
+    pub platform_private_key: PKey<Private>,
+    /// Identifies the platform key in the signature cache.
+    pub platform_key_id: [u8; 32],
+}
+
+/// Why an app's stored keys cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("app `{app_id}` has an unusable {which}: {reason}")]
+pub struct KeyCacheError {
+    /// The app.
+    pub app_id: String,
+    /// `app public key` or `platform private key`.
+    pub which: &'static str,
+    /// The parser's reason (never key material).
+    pub reason: String,
+}
+
+/// Parsed keys by app id. An entry is reused while the stored app is unchanged, so an app
+/// updated through the admin API (on any node) takes effect on its next request.
+#[derive(Default)]
+pub struct KeyCache {
+    alipay: RwLock<HashMap<String, Arc<ResolvedAlipayApp>>>,
+}
+
+impl KeyCache {
+    /// The parsed form of `app`, parsing only when it changed since last seen.
+    pub fn resolve_alipay(&self, app: AlipayApp) -> Result<Arc<ResolvedAlipayApp>, KeyCacheError> {
+        if let Ok(map) = self.alipay.read() {
+            if let Some(hit) = map.get(&app.app_id) {
+                if hit.app == app {
+                    return Ok(hit.clone());
+                }
+            }
+        }
+        let app_public_key =
+            parse_public_key(&app.app_public_key_pem).map_err(|e| KeyCacheError {
+                app_id: app.app_id.clone(),
+                which: "app public key",
+                reason: e.to_string(),
+            })?;
+        let platform_private_key =
+            parse_private_key(&app.platform_private_key_pem).map_err(|e| KeyCacheError {
+                app_id: app.app_id.clone(),
+                which: "platform private key",
+                reason: e.to_string(),
+            })?;
+        let platform_key_id = sha256(app.platform_public_key_pem.as_bytes());
+        let resolved = Arc::new(ResolvedAlipayApp {
+            app,
+            app_public_key,
+            platform_private_key,
+            platform_key_id,
+        });
+        if let Ok(mut map) = self.alipay.write() {
+            map.insert(resolved.app.app_id.clone(), resolved.clone());
+        }
+        Ok(resolved)
+    }
+}
+
+/// PKCS#1 v1.5 signatures are deterministic, so an answer whose bytes were signed before with the
+/// same key and algorithm reuses that signature: a client polling an unchanged trade costs no
+/// RSA work.
+pub struct SignatureCache {
+    capacity: usize,
+    entries: Mutex<HashMap<[u8; 32], Arc<str>>>,
+}
+
+impl SignatureCache {
+    /// A cache of at most `capacity` signatures (0 disables it).
+    pub fn new(capacity: usize) -> SignatureCache {
+        SignatureCache {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cache key of a body signed with a key and algorithm.
+    pub fn key(key_id: &[u8; 32], sign_type: &str, body: &[u8]) -> [u8; 32] {
+        let mut material = Vec::with_capacity(32 + sign_type.len() + 1 + 32);
+        material.extend_from_slice(key_id);
+        material.extend_from_slice(sign_type.as_bytes());
+        material.push(0);
+        material.extend_from_slice(&sha256(body));
+        sha256(&material)
+    }
+
+    /// A cached signature.
+    pub fn get(&self, key: &[u8; 32]) -> Option<Arc<str>> {
+        self.entries.lock().ok()?.get(key).cloned()
+    }
+
+    /// Remembers a signature; when full, the cache starts over rather than growing.
+    pub fn put(&self, key: [u8; 32], signature: Arc<str>) {
+        if self.capacity == 0 {
+            return;
+        }
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+            map.insert(key, signature);
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Alipay OpenAPI v2 gateway: `/gateway.do`.
+//!
+//! Parameters are merged from the URL and the body and decoded in the request's `charset`; the
+//! common parameters are checked in the gateway's order; the app's signature is verified over the
+//! canonical string; `app_auth_token` picks the merchant; the method's answer is written as
+//! `{"<method>_response":{…},"sign":"…"}` and signed over its exact bytes in the response charset.
+//! Always HTTP 200, as every SDK expects.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, Utc};
+use serde_json::Value;
+
+use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
+use tradeq_wire::alipay::sign::{rsa_sign, v2_verify_request, SignType};
+use tradeq_wire::alipay::v2::{
+    self, envelope, envelope_encrypted, error_inner_json, response_key,
+    signed_content_for_encrypted, success_inner_json, V2Common, V2Error,
+};
+use tradeq_wire::params::{raw_form_value, Charset, ParamError, ParamSet};
+
+use super::params::collect;
+use super::request_id;
+use crate::credentials::{ResolvedAlipayApp, SignatureCache};
+use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
+use crate::metrics::record_request;
+use crate::state::AppState;
+
+/// How the answer is to be written: its key, and the app that signs it (when known).
+struct Reply {
+    key: String,
+    charset: Charset,
+    signer: Option<(Arc<ResolvedAlipayApp>, SignType)>,
+    /// The AES key when the request was encrypted and decrypted successfully.
+    aes_key: Option<String>,
+}
+
+/// Serves `/gateway.do`.
+pub async fn handle(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let trace_id = request_id();
+    let (charset, charset_ok) = request_charset(uri.query(), &body);
+    let mut reply = Reply {
+        key: v2::ERROR_RESPONSE_KEY.to_string(),
+        charset,
+        signer: None,
+        aes_key: None,
+    };
+    let params = match collect(uri.query(), &headers, &body, charset) {
+        Ok(p) => p,
+        Err(e) => return finish(&state, &reply, Err(param_error(&e)), &trace_id, "-").await,
+    };
+    let method_name = params.get("method").unwrap_or("-").to_string();
+    if !charset_ok {
+        if let Some(m) = known_method(&params) {
+            reply.key = response_key(m.name());
+        }
+        return finish(
+            &state,
+            &reply,
+            Err(V2Error::invalid_charset()),
+            &trace_id,
+            &method_name,
+        )
+        .await;
+    }
+    let result = answer(&state, &params, &mut reply).await;
+    finish(&state, &reply, result, &trace_id, &method_name).await
+}
+
+fn known_method(params: &ParamSet) -> Option<Method> {
+    params
+        .get("method")
+        .and_then(Method::from_name)
+        .filter(|m| m.platform() == Platform::Alipay)
+}
+
+/// The request charset: the `charset` parameter, read raw from the URL (where every SDK puts it)
+/// or else the body, before anything is decoded with it. `false` when it names no known charset.
+fn request_charset(query: Option<&str>, body: &[u8]) -> (Charset, bool) {
+    let raw = query
+        .and_then(|q| raw_form_value(q.as_bytes(), "charset"))
+        .or_else(|| raw_form_value(body, "charset"));
+    match raw {
+        None => (Charset::Utf8, true),
+        Some(bytes) if bytes.is_empty() => (Charset::Utf8, true),
+        Some(bytes) => match std::str::from_utf8(bytes)
+            .ok()
+            .and_then(Charset::from_label)
+        {
+            Some(c) => (c, true),
+            None => (Charset::Utf8, false),
+        },
+    }
+}
+
+fn param_error(e: &ParamError) -> V2Error {
+    match e {
+        ParamError::BadEncoding { .. } => V2Error::invalid_signature_charset(),
+        ParamError::Duplicate(name) => V2Error::invalid_parameter_msg(format!(
+            "参数无效: {name} 重复出现 (parameter `{name}` is given more than once)"
+        )),
+        other => V2Error::invalid_parameter_msg(format!("参数无效: {other}")),
+    }
+}
+
+/// Runs every stage; on error, `reply` says how far it got (which key, whether it can sign).
+async fn answer(state: &AppState, params: &ParamSet, reply: &mut Reply) -> Result<String, V2Error> {
+    let now = Utc::now();
+    let method = known_method(params);
+    if let Some(m) = method {
+        reply.key = response_key(m.name());
+    }
+    let window = Duration::seconds(state.config.v2_timestamp_window_secs);
+    let common = v2::read_common(params, now, window, |m| {
+        Method::from_name(m).is_some_and(|m| m.platform() == Platform::Alipay)
+    });
+    // An app that can be identified signs every error after the method check, the common
+    // parameter errors included.
+    let app_id = params.get("app_id").filter(|a| !a.is_empty());
+    let app = match (method, app_id) {
+        (Some(_), Some(app_id)) => lookup_app(state, app_id).await?,
+        _ => None,
+    };
+    if let Some(app) = &app {
+        let sign_type = params
+            .get("sign_type")
+            .and_then(SignType::from_param)
+            .unwrap_or(SignType::Rsa2);
+        reply.signer = Some((app.clone(), sign_type));
+    }
+    let common = common?;
+    let (method, app) = match (method, app) {
+        (Some(m), Some(a)) => (m, a),
+        (None, _) => return Err(V2Error::invalid_method()),
+        (Some(_), None) => return Err(V2Error::invalid_app_id()),
+    };
+    authenticate(&app, &common, params).await?;
+    let merchant = effective_merchant(state, &app, &common, now).await?;
+    let biz = business_params(&app, &common, reply)?;
+    let caller = Caller {
+        merchant,
+        always_fund_bill_list: app.app.always_fund_bill_list,
+    };
+    let ctx = MethodCtx {
+        store: state.store.as_ref(),
+        now,
+    };
+    match methods::call(method, &ctx, &caller, &biz).await {
+        Ok(node) => Ok(success_inner_json(&node)),
+        Err(e) => Err(method_error(e)),
+    }
+}
+
+async fn lookup_app(
+    state: &AppState,
+    app_id: &str,
+) -> Result<Option<Arc<ResolvedAlipayApp>>, V2Error> {
+    let stored = state.store.get_alipay_app(app_id).await.map_err(|e| {
+        tracing::error!(error = %e, "store failure reading an Alipay app");
+        V2Error::system_error()
+    })?;
+    match stored {
+        None => Ok(None),
+        Some(app) => state.keys.resolve_alipay(app).map(Some).map_err(|e| {
+            tracing::error!(error = %e, "stored Alipay app has unusable keys");
+            V2Error::missing_signature_config()
+        }),
+    }
+}
+
+async fn authenticate(
+    app: &Arc<ResolvedAlipayApp>,
+    common: &V2Common,
+    params: &ParamSet,
+) -> Result<(), V2Error> {
+    if !app
+        .app
+        .sign_types
+        .iter()
+        .any(|t| t == common.sign_type.as_str())
+    {
+        return Err(V2Error::missing_signature_config());
+    }
+    let app = app.clone();
+    let sign_type = common.sign_type;
+    let sign = common.sign.clone();
+    let charset = common.charset;
+    let pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    // RSA work runs off the async reactor.
+    let verdict = tokio::task::spawn_blocking(move || {
+        v2_verify_request(
+            &app.app_public_key,
+            sign_type,
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &sign,
+            charset,
+        )
+    })
+    .await
+    .map_err(|_| V2Error::system_error())?;
+    verdict.map_err(|mismatch| {
+        if mismatch.other_sign_type_matches {
+            V2Error::invalid_signature_type_mismatch(sign_type)
+        } else {
+            V2Error::invalid_signature(&mismatch.canonical)
+        }
+    })
+}
+
+/// The app owner, or the merchant that granted the `app_auth_token`.
+async fn effective_merchant(
+    state: &AppState,
+    app: &ResolvedAlipayApp,
+    common: &V2Common,
+    now: chrono::DateTime<Utc>,
+) -> Result<String, V2Error> {
+    let Some(token) = &common.app_auth_token else {
+        return Ok(app.app.merchant_pid.clone());
+    };
+    let stored = state.store.get_app_auth_token(token).await.map_err(|e| {
+        tracing::error!(error = %e, "store failure reading an app auth token");
+        V2Error::system_error()
+    })?;
+    match stored {
+        Some(t) if t.app_id == app.app.app_id => match t.expires_at {
+            Some(exp) if exp.0 <= now => Err(V2Error::app_auth_token_time_out()),
+            _ => Ok(t.merchant_pid),
+        },
+        _ => Err(V2Error::invalid_app_auth_token()),
+    }
+}
+
+/// `biz_content` as a JSON object, decrypted first when `encrypt_type=AES`.
+fn business_params(
+    app: &ResolvedAlipayApp,
+    common: &V2Common,
+    reply: &mut Reply,
+) -> Result<methods::BizParams, V2Error> {
+    let Some(text) = &common.biz_content else {
+        return Ok(methods::BizParams::new());
+    };
+    let plain = match &common.encrypt_type {
+        Some(_) => {
+            let key = app
+                .app
+                .aes_key
+                .as_deref()
+                .ok_or_else(V2Error::missing_encrypt_key)?;
+            let bytes = aes_decrypt(key, text).map_err(|_| V2Error::decryption_error_unknown())?;
+            let plain = common
+                .charset
+                .decode(&bytes)
+                .map_err(|_| V2Error::decryption_error_unknown())?;
+            reply.aes_key = Some(key.to_string());
+            plain
+        }
+        None => text.clone(),
+    };
+    match serde_json::from_str::<Value>(&plain) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(V2Error::invalid_parameter_msg(
+            "参数无效: biz_content 必须是 JSON 对象 (biz_content must be a JSON object)",
+        )),
+    }
+}
+
+fn method_error(e: MethodError) -> V2Error {
+    match e {
+        MethodError::Business { sub_code, sub_msg } | MethodError::System { sub_code, sub_msg } => {
+            V2Error::business(sub_code, sub_msg)
+        }
+        MethodError::MissingArgument(name) | MethodError::InvalidArgument(name) => {
+            V2Error::invalid_parameter_named(name)
+        }
+    }
+}
+
+/// Writes the envelope: encrypts when asked, signs whenever the app is known, encodes in the
+/// request charset.
+async fn finish(
+    state: &AppState,
+    reply: &Reply,
+    result: Result<String, V2Error>,
+    trace_id: &str,
+    method: &str,
+) -> Response {
+    let outcome = if result.is_ok() { "success" } else { "error" };
+    let inner = match &result {
+        Ok(inner) => inner.clone(),
+        Err(e) => error_inner_json(e),
+    };
+    // Gateway errors raised before decryption travel in clear; answers after it are encrypted.
+    let encrypted = match (&reply.aes_key, &result) {
+        (Some(key), _) => match aes_encrypt(key, &reply.charset.encode(&inner)) {
+            Ok(ct) => Some(ct),
+            Err(e) => {
+                tracing::error!(error = %e, "encrypting an answer failed");
+                None
+            }
+        },
+        _ => None,
+    };
+    let signed_text = match &encrypted {
+        Some(ct) => signed_content_for_encrypted(ct),
+        None => inner.clone(),
+    };
+    let sign = match &reply.signer {
+        Some((app, sign_type)) => {
+            sign_cached(
+                state,
+                app.clone(),
+                *sign_type,
+                reply.charset.encode(&signed_text),
+            )
+            .await
+        }
+        None => None,
+    };
+    let body = match &encrypted {
+        Some(ct) => envelope_encrypted(&reply.key, ct, sign.as_deref()),
+        None => envelope(&reply.key, &inner, sign.as_deref()),
+    };
+    record_request("alipay_v2", method, outcome);
+    let mut res = reply.charset.encode(&body).into_response();
+    let h = res.headers_mut();
+    let content_type = format!("application/json;charset={}", reply.charset.label());
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(trace_id) {
+        h.insert("trace_id", v);
+    }
+    res
+}
+
+/// Signs `content`, reusing the signature of identical bytes signed before with the same key.
+async fn sign_cached(
+    state: &AppState,
+    app: Arc<ResolvedAlipayApp>,
+    sign_type: SignType,
+    content: Vec<u8>,
+) -> Option<String> {
+    let key = SignatureCache::key(&app.platform_key_id, sign_type.as_str(), &content);
+    if let Some(hit) = state.signatures.get(&key) {
+        return Some(hit.to_string());
+    }
+    let signed = tokio::task::spawn_blocking(move || {
+        rsa_sign(&app.platform_private_key, sign_type, &content)
+    })
+    .await;
+    match signed {
+        Ok(Ok(sig)) => {
+            state.signatures.put(key, Arc::from(sig.as_str()));
+            Some(sig)
+        }
+        _ => {
+            tracing::error!("signing an answer failed");
+            None
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Alipay OpenAPI v3: `/v3/alipay/trade/query` (POST with a JSON body, or GET with query
+//! parameters as an older SDK generation sends it).
+//!
+//! The `Authorization: ALIPAY-SHA256withRSA …` header is verified over the literal auth string,
+//! method, request target, body and app auth token; its nonce is single-use within the window.
+//! Answers carry `alipay-timestamp`, `alipay-nonce` and `alipay-signature` over
+//! `ts\nnonce\nbody\n`; errors are `{"code","message","links"}` with HTTP 4xx/5xx, signed the
+//! same way whenever the app is known.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value};
+
+use tradeq_wire::alipay::sign::{rsa_sign, rsa_verify, SignType};
+use tradeq_wire::alipay::v3::{
+    error_body, method_for_v3_path, parse_authorization, request_sign_content,
+    response_sign_content, V3Auth, V3Error,
+};
+use tradeq_wire::params::{parse_form, Charset};
+
+use super::request_id;
+use crate::credentials::ResolvedAlipayApp;
+use crate::methods::{self, Caller, Method, MethodCtx, MethodError};
+use crate::metrics::record_request;
+use crate::state::AppState;
+
+const APP_AUTH_TOKEN_HEADER: &str = "alipay-app-auth-token";
+
+/// Serves `/v3/…`.
+pub async fn handle(
+    State(state): State<AppState>,
+    http_method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let trace_id = request_id();
+    let mut signer: Option<Arc<ResolvedAlipayApp>> = None;
+    let result = answer(&state, &http_method, &uri, &headers, &body, &mut signer).await;
+    let (status, body, outcome) = match result {
+        Ok(body) => (StatusCode::OK, body, "success"),
+        Err(e) => (
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            error_body(&e, &trace_id),
+            "error",
+        ),
+    };
+    record_request("alipay_v3", uri.path(), outcome);
+    respond(status, body, signer, &trace_id).await
+}
+
+async fn answer(
+    state: &AppState,
+    http_method: &HttpMethod,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    signer: &mut Option<Arc<ResolvedAlipayApp>>,
+) -> Result<String, V3Error> {
+    let now = Utc::now();
+    let header_text = match headers.get(header::AUTHORIZATION) {
+        None => return Err(V3Error::missing_signature()),
+        Some(v) => v
+            .to_str()
+            .map_err(|_| V3Error::invalid_parameter("Authorization 头含有非 ASCII 字符"))?,
+    };
+    let auth = parse_authorization(header_text).map_err(|e| V3Error::from_auth_error(&e))?;
+    let app = lookup_app(state, &auth.app_id)
+        .await?
+        .ok_or_else(V3Error::invalid_app_id)?;
+    // From here on the app is known, so every answer is signed.
+    *signer = Some(app.clone());
+
+    let method = method_for_v3_path(uri.path())
+        .and_then(|m| Method::from_name(&m))
+        .filter(|m| *m == Method::AlipayTradeQuery)
+        .ok_or_else(V3Error::invalid_method)?;
+    if http_method != HttpMethod::POST && http_method != HttpMethod::GET {
+        return Err(V3Error::invalid_method());
+    }
+    let expires_at = check_timestamp(state, &auth, now)?;
+    let token = match headers.get(APP_AUTH_TOKEN_HEADER) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| V3Error::invalid_app_auth_token())?
+                .to_string(),
+        ),
+    };
+    verify(&app, &auth, http_method, uri, body, token.as_deref()).await?;
+    // Only an authenticated request may spend a nonce, so junk cannot fill the memory.
+    let fresh = state
+        .nonces
+        .claim(&auth.app_id, &auth.nonce, expires_at, now)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "nonce store failure");
+            V3Error::unknow_error()
+        })?;
+    if !fresh {
+        return Err(V3Error::new(
+            401,
+            "invalid-signature",
+            "nonce 已被使用，请求被视为重放 (this nonce was already used: replayed request)",
+        ));
+    }
+    let merchant = effective_merchant(state, &app, token.as_deref(), now).await?;
+    let params = business_params(http_method, uri, body)?;
+    let caller = Caller {
+        merchant,
+        always_fund_bill_list: app.app.always_fund_bill_list,
+    };
+    let ctx = MethodCtx {
+        store: state.store.as_ref(),
+        now,
+    };
+    match methods::call(method, &ctx, &caller, &params).await {
+        Ok(node) => Ok(node.to_json_ordered()),
+        Err(MethodError::Business { sub_code, sub_msg }) => {
+            Err(V3Error::business(sub_code, sub_msg))
+        }
+        Err(MethodError::System { sub_code, sub_msg }) => Err(V3Error::new(500, sub_code, sub_msg)),
+        Err(MethodError::MissingArgument(name)) | Err(MethodError::InvalidArgument(name)) => {
+            Err(V3Error::invalid_parameter(format!("参数无效: {name}")))
+        }
+    }
+}
+
+async fn lookup_app(
+    state: &AppState,
+    app_id: &str,
+) -> Result<Option<Arc<ResolvedAlipayApp>>, V3Error> {
+    let stored = state.store.get_alipay_app(app_id).await.map_err(|e| {
+        tracing::error!(error = %e, "store failure reading an Alipay app");
+        V3Error::unknow_error()
+    })?;
+    match stored {
+        None => Ok(None),
+        Some(app) => state.keys.resolve_alipay(app).map(Some).map_err(|e| {
+            tracing::error!(error = %e, "stored Alipay app has unusable keys");
+            V3Error::unknow_error()
+        }),
+    }
+}
+
+/// The timestamp must be within the window, or when `expired_seconds` is sent, not past
+/// `timestamp + expired_seconds`. Returns until when the nonce must be remembered.
+fn check_timestamp(
+    state: &AppState,
+    auth: &V3Auth,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, V3Error> {
+    let ts = DateTime::<Utc>::from_timestamp_millis(auth.timestamp_ms)
+        .ok_or_else(V3Error::invalid_timestamp)?;
+    let window = Duration::seconds(state.config.v3_timestamp_window_secs);
+    if ts - now > window {
+        return Err(V3Error::invalid_timestamp());
+    }
+    let expires_at = match auth.expired_seconds {
+        Some(secs) => ts + Duration::seconds(secs),
+        None => ts + window,
+    };
+    if expires_at < now {
+        return Err(V3Error::invalid_timestamp());
+    }
+    Ok(expires_at)
+}
+
+async fn verify(
+    app: &Arc<ResolvedAlipayApp>,
+    auth: &V3Auth,
+    http_method: &HttpMethod,
+    uri: &Uri,
+    body: &[u8],
+    token: Option<&str>,
+) -> Result<(), V3Error> {
+    if !app.app.sign_types.iter().any(|t| t == "RSA2") {
+        return Err(V3Error::new(
+            401,
+            "invalid-signature",
+            "应用未开通 RSA2 (SHA256withRSA) 签名，无法使用 v3 接口",
+        ));
+    }
+    let target = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
+    let content = request_sign_content(
+        &auth.auth_string,
+        http_method.as_str(),
+        &target,
+        body,
+        token,
+    );
+    let app = app.clone();
+    let sign = auth.sign.clone();
+    let checked = content.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        rsa_verify(&app.app_public_key, SignType::Rsa2, &checked, &sign)
+    })
+    .await
+    .map_err(|_| V3Error::unknow_error())?;
+    if ok {
+        Ok(())
+    } else {
+        Err(V3Error::invalid_signature(&String::from_utf8_lossy(
+            &content,
+        )))
+    }
+}
+
+async fn effective_merchant(
+    state: &AppState,
+    app: &ResolvedAlipayApp,
+    token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, V3Error> {
+    let Some(token) = token else {
+        return Ok(app.app.merchant_pid.clone());
+    };
+    let stored = state.store.get_app_auth_token(token).await.map_err(|e| {
+        tracing::error!(error = %e, "store failure reading an app auth token");
+        V3Error::unknow_error()
+    })?;
+    match stored {
+        Some(t) if t.app_id == app.app.app_id => match t.expires_at {
+            Some(exp) if exp.0 <= now => Err(V3Error::app_auth_token_time_out()),
+            _ => Ok(t.merchant_pid),
+        },
+        _ => Err(V3Error::invalid_app_auth_token()),
+    }
+}
+
+/// POST: the JSON body object. GET: the query parameters; a repeated `query_options` becomes an
+/// array.
+fn business_params(
+    http_method: &HttpMethod,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<Map<String, Value>, V3Error> {
+    if http_method == HttpMethod::POST {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Map::new());
+        }
+        return match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(V3Error::invalid_parameter(
+                "参数无效: 请求体必须是 JSON 对象 (the body must be a JSON object)",
+            )),
+        };
+    }
+    let pairs = match uri.query() {
+        Some(q) => parse_form(q.as_bytes(), Charset::Utf8)
+            .map_err(|e| V3Error::invalid_parameter(format!("参数无效: {e}")))?,
+        None => Vec::new(),
+    };
+    let mut map = Map::new();
+    for (k, v) in pairs {
+        match map.get_mut(&k) {
+            None => {
+                map.insert(k, Value::String(v));
+            }
+            Some(existing) if k == "query_options" => {
+                if let Value::String(first) = existing.clone() {
+                    *existing = Value::Array(vec![Value::String(first)]);
+                }
+                if let Value::Array(items) = existing {
+                    items.push(Value::String(v));
+                }
+            }
+            Some(_) => {
+                return Err(V3Error::invalid_parameter(format!(
+                    "参数无效: {k} 重复出现 (parameter `{k}` is given more than once)"
+                )))
+            }
+        }
+    }
+    Ok(map)
+}
+
+async fn respond(
+    status: StatusCode,
+    body: String,
+    signer: Option<Arc<ResolvedAlipayApp>>,
+    trace_id: &str,
+) -> Response {
+    let timestamp = Utc::now().timestamp_millis().to_string();
+    let nonce = request_id() + &request_id();
+    let signature = match signer {
+        Some(app) => {
+            let content = response_sign_content(&timestamp, &nonce, body.as_bytes());
+            tokio::task::spawn_blocking(move || {
+                rsa_sign(&app.platform_private_key, SignType::Rsa2, &content)
+            })
+            .await
+            .ok()
+            .and_then(Result::ok)
+        }
+        None => None,
+    };
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    for (name, value) in [
+        ("alipay-trace-id", Some(trace_id.to_string())),
+        ("alipay-timestamp", signature.as_ref().map(|_| timestamp)),
+        ("alipay-nonce", signature.as_ref().map(|_| nonce)),
+        ("alipay-signature", signature),
+    ] {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            h.insert(name, v);
+        }
+    }
+    res
+}

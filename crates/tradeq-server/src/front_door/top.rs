@@ -1,0 +1,203 @@
+//! Taobao Open Platform router: `/router/rest`.
+//!
+//! Parameters from the URL and the body (urlencoded or multipart) are merged; the system
+//! parameters are checked in the gateway's order, the app's signature verified, the session
+//! resolved to a merchant, and the method's answer rendered as JSON, simplified JSON or XML.
+//! Every answer, errors included, is HTTP 200: the official SDKs drop bodies of other statuses.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method as HttpMethod, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::{Map, Value};
+
+use tradeq_model::credentials::TopApp;
+use tradeq_wire::params::{Charset, ParamSet};
+use tradeq_wire::top::request::TopCommon;
+use tradeq_wire::top::sign::{verify_detailed, SignMethod};
+use tradeq_wire::top::{self, TopError, TopFormat};
+
+use super::params::{collect, error_param};
+use super::request_id;
+use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
+use crate::metrics::record_request;
+use crate::state::AppState;
+
+/// System parameters: signed, but not the method's business.
+const SYSTEM_PARAMS: &[&str] = &[
+    "method",
+    "app_key",
+    "session",
+    "timestamp",
+    "format",
+    "v",
+    "sign_method",
+    "sign",
+    "partner_id",
+    "target_app_key",
+    "simplify",
+];
+
+fn store_failure(err: impl std::fmt::Display) -> TopError {
+    tracing::error!(error = %err, "store failure in the TOP gateway");
+    TopError::business("isp.SYSTEM_ERROR", "系统异常，请稍后重试")
+}
+
+/// Serves `/router/rest`.
+pub async fn handle(
+    State(state): State<AppState>,
+    http_method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = request_id();
+    let params = match collect(uri.query(), &headers, &body, Charset::Utf8) {
+        Ok(p) => p,
+        Err(e) => {
+            let err = match error_param(&e) {
+                Some(name) => TopError::invalid_arguments(name),
+                None => TopError::new(43, "Parameter error").with_sub_msg(e.to_string()),
+            };
+            return error_response(TopFormat::default(), &err, &request_id, "-");
+        }
+    };
+    // Errors use the requested format whenever it can be read, even before other checks pass.
+    let format = params
+        .get("format")
+        .and_then(TopFormat::from_param)
+        .unwrap_or_default();
+    let method_name = params.get("method").unwrap_or("-").to_string();
+    if http_method != HttpMethod::GET && http_method != HttpMethod::POST {
+        let err = TopError::new(9, "Http action not allowed");
+        return error_response(format, &err, &request_id, &method_name);
+    }
+    match answer(&state, &params).await {
+        Ok((common, method, node)) => {
+            let body = top::render(
+                common.format,
+                common.simplify_json(),
+                method.name(),
+                &node,
+                &request_id,
+            );
+            record_request("top", method.name(), "success");
+            respond(common.format, body)
+        }
+        Err(err) => error_response(format, &err, &request_id, &method_name),
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    params: &ParamSet,
+) -> Result<(TopCommon, Method, tradeq_wire::view::Node), TopError> {
+    let pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let now = Utc::now();
+    let common = top::read_common(&pairs, now, |m| {
+        Method::from_name(m).is_some_and(|m| m.platform() == Platform::Top)
+    })?;
+    let method = Method::from_name(&common.method).ok_or_else(TopError::invalid_method)?;
+    let app = state
+        .store
+        .get_top_app(&common.app_key)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(TopError::invalid_app_key)?;
+    authenticate(&app, &common, params)?;
+    let merchant = resolve_merchant(state, &app, &common, method, now).await?;
+    let caller = Caller {
+        merchant,
+        always_fund_bill_list: false,
+    };
+    let biz: Map<String, Value> = params
+        .iter()
+        .filter(|(k, _)| !SYSTEM_PARAMS.contains(k))
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    let ctx = MethodCtx {
+        store: state.store.as_ref(),
+        now,
+    };
+    match methods::call(method, &ctx, &caller, &biz).await {
+        Ok(node) => Ok((common, method, node)),
+        Err(e) => Err(method_error(e)),
+    }
+}
+
+fn authenticate(app: &TopApp, common: &TopCommon, params: &ParamSet) -> Result<(), TopError> {
+    if !app
+        .sign_methods
+        .iter()
+        .any(|m| SignMethod::from_param(m) == Some(common.sign_method))
+    {
+        return Err(TopError::unsupported_sign_method());
+    }
+    verify_detailed(
+        &app.app_secret,
+        common.sign_method,
+        params.iter(),
+        &common.sign,
+    )
+    .map(|_| ())
+    .map_err(|mismatch| TopError::invalid_signature(Some(&mismatch.sign_string)))
+}
+
+/// The merchant a request acts for: its session's, or for app-level methods without a session,
+/// the app owner's.
+async fn resolve_merchant(
+    state: &AppState,
+    app: &TopApp,
+    common: &TopCommon,
+    method: Method,
+    now: chrono::DateTime<Utc>,
+) -> Result<String, TopError> {
+    let Some(session_key) = &common.session else {
+        if method.needs_session() {
+            return Err(TopError::missing_session());
+        }
+        return Ok(app.merchant_id.clone());
+    };
+    let session = state
+        .store
+        .get_top_session(session_key)
+        .await
+        .map_err(store_failure)?
+        .filter(|s| s.app_key == app.app_key)
+        .filter(|s| s.expires_at.is_none_or(|t| t.0 > now))
+        .ok_or_else(TopError::invalid_session)?;
+    Ok(session.merchant_id)
+}
+
+fn method_error(e: MethodError) -> TopError {
+    match e {
+        MethodError::Business { sub_code, sub_msg } | MethodError::System { sub_code, sub_msg } => {
+            TopError::business(sub_code, sub_msg)
+        }
+        MethodError::MissingArgument(name) => TopError::missing_required_arguments(name),
+        MethodError::InvalidArgument(name) => TopError::invalid_arguments(name),
+    }
+}
+
+fn error_response(format: TopFormat, err: &TopError, request_id: &str, method: &str) -> Response {
+    record_request("top", method, "error");
+    respond(format, top::render_error(format, err, request_id))
+}
+
+fn respond(format: TopFormat, body: String) -> Response {
+    let length = top::envelope::top_bodylength(&body);
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&length.to_string()) {
+        h.insert("top-bodylength", v);
+    }
+    res
+}

@@ -1,0 +1,105 @@
+//! Binding the two listeners and serving until shutdown.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::any;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use crate::{admin, front_door};
+
+/// The two bound listeners.
+pub struct Listeners {
+    /// Protocol listener.
+    pub protocol: TcpListener,
+    /// Administration listener.
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds both addresses.
+    pub async fn bind(protocol: SocketAddr, admin: SocketAddr) -> io::Result<Listeners> {
+        Ok(Listeners {
+            protocol: TcpListener::bind(protocol).await?,
+            admin: TcpListener::bind(admin).await?,
+        })
+    }
+}
+
+/// The protocol router: the three front doors.
+pub fn protocol_router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/gateway.do", any(front_door::alipay_v2::handle))
+        .route("/v3/{*rest}", any(front_door::alipay_v3::handle))
+        .route("/router/rest", any(front_door::top::handle))
+        .fallback(front_door::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(CatchPanicLayer::custom(front_door::panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves both routers until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    state: AppState,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let protocol_addr = listeners.protocol.local_addr()?;
+    let admin_addr = listeners.admin.local_addr()?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let protocol = axum::serve(listeners.protocol, protocol_router(state.clone()))
+        .with_graceful_shutdown(wait(rx.clone()));
+    let admin = axum::serve(listeners.admin, admin::router(state)).with_graceful_shutdown(wait(rx));
+    tracing::info!(
+        "protocol listener on http://{protocol_addr} (/gateway.do, /v3/…, /router/rest)"
+    );
+    tracing::info!("admin listener on http://{admin_addr}");
+
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = tx.send(true);
+    });
+    let (a, b) = tokio::join!(protocol.into_future(), admin.into_future());
+    a?;
+    b?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// How long a drain may take before the process gives up on slow clients.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);

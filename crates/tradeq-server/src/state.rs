@@ -1,0 +1,49 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use tradeq_store::{NonceStore, Store};
+
+use crate::config::ServerConfig;
+use crate::credentials::{KeyCache, SignatureCache};
+use crate::metrics::Metrics;
+
+/// Shared server state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Records and credentials.
+    pub store: Arc<dyn Store>,
+    /// v3 nonce memory (in memory for one node, in PostgreSQL for several).
+    pub nonces: Arc<dyn NonceStore>,
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+    /// Parsed keys of the apps seen so far.
+    pub keys: Arc<KeyCache>,
+    /// v2 answer signatures by (key, sign type, body digest).
+    pub signatures: Arc<SignatureCache>,
+    /// The administration API's bearer token. Secret.
+    pub admin_token: Arc<str>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// State over a store, with the nonce memory that fits it.
+    pub fn new(
+        store: Arc<dyn Store>,
+        nonces: Arc<dyn NonceStore>,
+        config: ServerConfig,
+        admin_token: String,
+    ) -> AppState {
+        let signatures = Arc::new(SignatureCache::new(config.signature_cache_entries));
+        AppState {
+            store,
+            nonces,
+            config: Arc::new(config),
+            keys: Arc::new(KeyCache::default()),
+            signatures,
+            admin_token: admin_token.into(),
+            metrics: Metrics::global(),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Storage for tradeq: records and credentials behind one [`Store`] trait, with an embedded
+//! SQLite implementation (the default: one file, WAL) and a PostgreSQL implementation (several
+//! stateless gateway nodes sharing one database), chosen by URL with [`open`].
+//!
+//! A record is stored as its keys in indexed columns plus its JSON document, so every query is
+//! one indexed point lookup. Writes are transactional and versioned: a write older than the stored
+//! record is refused as stale, and every accepted write is appended to an audit table.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
+use tradeq_model::{KeyKind, Record, RecordKind, VersionStamp};
+
+mod codec;
+mod error;
+pub mod memory_nonces;
+mod plan;
+pub mod postgres;
+pub mod sqlite;
+
+pub use error::StoreError;
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOutcome {
+    /// A new record.
+    Inserted,
+    /// A newer version replaced the stored one.
+    Updated,
+    /// The stored record is already identical; nothing was written and nothing audited.
+    Unchanged,
+}
+
+/// One accepted write, as the audit table keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Monotonic sequence number.
+    pub seq: i64,
+    /// When the write was accepted.
+    pub at: DateTime<Utc>,
+    /// Record kind.
+    pub kind: RecordKind,
+    /// Primary key.
+    pub key: String,
+    /// Owning merchant.
+    pub merchant: String,
+    /// `inserted`, `updated` or `deleted`.
+    pub action: String,
+    /// The version written (of the deleted record, for a delete).
+    pub version: VersionStamp,
+}
+
+/// Where records and credentials live. Every method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Inserts or replaces a validated record. A record whose [`VersionStamp`] is older than the
+    /// stored one is [`StoreError::Stale`]; one whose secondary key (`out_trade_no`,
+    /// `short_trade_no`) already belongs to another record of the merchant, or whose primary key
+    /// belongs to another merchant, is [`StoreError::KeyConflict`].
+    async fn upsert(&self, record: &Record) -> Result<WriteOutcome, StoreError>;
+
+    /// Upserts many records in one transaction. A record refused for its own reasons (stale,
+    /// key conflict) gets its error in the returned vector, in input order, and does not stop
+    /// the others; only a database failure fails the whole batch (and then nothing is written).
+    async fn upsert_batch(
+        &self,
+        records: &[Record],
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError>;
+
+    /// Finds a record of `kind` owned by `merchant` by one of its keys. A record of another
+    /// merchant is `None`, exactly like a missing one.
+    async fn find(
+        &self,
+        kind: RecordKind,
+        merchant: &str,
+        key: KeyKind,
+        value: &str,
+    ) -> Result<Option<Record>, StoreError>;
+
+    /// Reads a record by primary key regardless of owner (administration only).
+    async fn get(&self, kind: RecordKind, primary_key: &str) -> Result<Option<Record>, StoreError>;
+
+    /// Deletes a record by primary key (administration only); audited. `false` when absent.
+    async fn delete(&self, kind: RecordKind, primary_key: &str) -> Result<bool, StoreError>;
+
+    /// How many records of `kind` are stored.
+    async fn count(&self, kind: RecordKind) -> Result<u64, StoreError>;
+
+    /// Audit entries with `seq > after`, oldest first, at most `limit`.
+    async fn audit_since(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Adds or replaces an Alipay app.
+    async fn put_alipay_app(&self, app: &AlipayApp) -> Result<(), StoreError>;
+    /// An Alipay app by `app_id`.
+    async fn get_alipay_app(&self, app_id: &str) -> Result<Option<AlipayApp>, StoreError>;
+    /// Every Alipay app, by `app_id`.
+    async fn list_alipay_apps(&self) -> Result<Vec<AlipayApp>, StoreError>;
+    /// Removes an Alipay app and its app auth tokens; `false` when absent.
+    async fn delete_alipay_app(&self, app_id: &str) -> Result<bool, StoreError>;
+
+    /// Adds or replaces an app auth token.
+    async fn put_app_auth_token(&self, token: &AppAuthToken) -> Result<(), StoreError>;
+    /// An app auth token by its text.
+    async fn get_app_auth_token(&self, token: &str) -> Result<Option<AppAuthToken>, StoreError>;
+    /// Every app auth token.
+    async fn list_app_auth_tokens(&self) -> Result<Vec<AppAuthToken>, StoreError>;
+    /// Removes an app auth token; `false` when absent.
+    async fn delete_app_auth_token(&self, token: &str) -> Result<bool, StoreError>;
+
+    /// Adds or replaces a TOP app.
+    async fn put_top_app(&self, app: &TopApp) -> Result<(), StoreError>;
+    /// A TOP app by `app_key`.
+    async fn get_top_app(&self, app_key: &str) -> Result<Option<TopApp>, StoreError>;
+    /// Every TOP app.
+    async fn list_top_apps(&self) -> Result<Vec<TopApp>, StoreError>;
+    /// Removes a TOP app and its sessions; `false` when absent.
+    async fn delete_top_app(&self, app_key: &str) -> Result<bool, StoreError>;
+
+    /// Adds or replaces a TOP session.
+    async fn put_top_session(&self, session: &TopSession) -> Result<(), StoreError>;
+    /// A TOP session by its key.
+    async fn get_top_session(&self, session: &str) -> Result<Option<TopSession>, StoreError>;
+    /// Every TOP session.
+    async fn list_top_sessions(&self) -> Result<Vec<TopSession>, StoreError>;
+    /// Removes a TOP session; `false` when absent.
+    async fn delete_top_session(&self, session: &str) -> Result<bool, StoreError>;
+
+    /// A value of the small key/value table the server keeps its own settings in.
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a value of the key/value table.
+    async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Closes the pool, waiting for in-flight statements.
+    async fn close(&self);
+
+    /// The store as a [`NonceStore`] kept in its own database, so that every process sharing
+    /// the database agrees on which nonces were used. (A single process may prefer the faster
+    /// [`memory_nonces::MemoryNonceStore`].)
+    fn nonce_store(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn NonceStore>;
+}
+
+/// Remembers v3 request nonces for their validity window so a replay is refused.
+#[async_trait]
+pub trait NonceStore: Send + Sync + 'static {
+    /// Records `nonce` for `app_id` until `expires_at`. `true` the first time; `false` when it
+    /// was already used and has not expired (a replay).
+    async fn claim(
+        &self,
+        app_id: &str,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Opens a store by URL, creating the database file (SQLite) and running migrations:
+/// `sqlite://path/to/file.db`, `sqlite::memory:`, `postgres://user@host/db`.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(
+            url.split(':').next().unwrap_or("").to_string(),
+        ))
+    }
+}

@@ -1,0 +1,414 @@
+//! The decisions of a batch upsert, made in Rust and shared by both backends.
+//!
+//! A backend fetches, in a few set-based statements, what the database holds for the batch's
+//! keys; [`plan_kind`] then replays the batch record by record against that snapshot plus the
+//! effects of the records before it (so duplicates of one key behave as if applied in order),
+//! and returns the final state of every written key, the audit rows, and the keys to delete
+//! first. The backend writes all of that with a few multi-row statements. Per-row statements
+//! through sqlx cost a round trip each, which is what this design avoids.
+
+use std::collections::HashMap;
+
+use tradeq_model::{Record, RecordKind, VersionStamp};
+
+use crate::codec::{decode_record, json_has_nul, stamp_from_columns};
+use crate::{StoreError, WriteOutcome};
+
+/// A stored record row, as a batch needs it.
+pub(crate) struct StoredRow {
+    /// Primary key.
+    pub pk: String,
+    /// Owning merchant.
+    pub merchant: String,
+    /// `out_trade_no`, for the kinds that have one.
+    pub out_trade_no: Option<String>,
+    /// `short_trade_no`, for onsite trades that have one.
+    pub short_trade_no: Option<String>,
+    /// `gmt_modified` in epoch seconds.
+    pub gmt_modified: Option<i64>,
+    /// `version`.
+    pub version: i64,
+    /// The JSON document.
+    pub doc: String,
+}
+
+/// A stored row holding a secondary key (`out_trade_no` or `short_trade_no`) of a merchant.
+pub(crate) struct Holder {
+    /// The holder's primary key.
+    pub pk: String,
+    /// Its merchant.
+    pub merchant: String,
+    /// The key value.
+    pub value: String,
+}
+
+/// Audit actions.
+pub(crate) const INSERTED: &str = "inserted";
+/// See [`INSERTED`].
+pub(crate) const UPDATED: &str = "updated";
+/// See [`INSERTED`].
+pub(crate) const DELETED: &str = "deleted";
+
+/// A batch being upserted: its records, their documents and what happened to each.
+pub(crate) struct Batch<'a> {
+    /// The input, in order.
+    pub records: &'a [Record],
+    /// `records[i].to_json()`, computed once (empty for records refused before planning).
+    pub docs: Vec<String>,
+    /// Outcome of each record; `None` while undecided.
+    outcomes: Vec<Option<Result<WriteOutcome, StoreError>>>,
+    /// Accepted writes in input order: (record index, action).
+    pub audit: Vec<(usize, &'static str)>,
+}
+
+impl<'a> Batch<'a> {
+    /// Serializes every record and refuses the ones no backend can store faithfully.
+    pub fn new(records: &'a [Record]) -> Batch<'a> {
+        let mut docs = Vec::with_capacity(records.len());
+        let mut outcomes = Vec::with_capacity(records.len());
+        for r in records {
+            let doc = r.to_json();
+            if json_has_nul(&doc) {
+                outcomes.push(Some(Err(StoreError::Unstorable {
+                    kind: r.kind(),
+                    key: r.primary_key().to_string(),
+                    reason: "a field contains a NUL character (\\u0000)".to_string(),
+                })));
+                docs.push(String::new());
+            } else {
+                outcomes.push(None);
+                docs.push(doc);
+            }
+        }
+        Batch {
+            records,
+            docs,
+            outcomes,
+            audit: Vec::new(),
+        }
+    }
+
+    /// Indices of the undecided records of `kind`, in input order.
+    pub fn pending(&self, kind: RecordKind) -> Vec<usize> {
+        (0..self.records.len())
+            .filter(|&i| self.outcomes[i].is_none() && self.records[i].kind() == kind)
+            .collect()
+    }
+
+    /// The distinct primary keys of `idx`, for the lookup of stored rows.
+    pub fn primary_keys(&self, idx: &[usize]) -> Vec<&'a str> {
+        distinct(idx.iter().map(|&i| self.records[i].primary_key()))
+    }
+
+    /// The distinct (merchant, `out_trade_no`) pairs of `idx`.
+    pub fn out_pairs(&self, idx: &[usize]) -> Vec<(&'a str, &'a str)> {
+        distinct(idx.iter().filter_map(|&i| {
+            let r = &self.records[i];
+            r.out_trade_no().map(|o| (r.merchant(), o))
+        }))
+    }
+
+    /// The distinct (merchant, `short_trade_no`) pairs of `idx`.
+    pub fn short_pairs(&self, idx: &[usize]) -> Vec<(&'a str, &'a str)> {
+        distinct(idx.iter().filter_map(|&i| {
+            let r = &self.records[i];
+            r.short_trade_no().map(|s| (r.merchant(), s))
+        }))
+    }
+
+    /// Every record's outcome, in input order, once all kinds were planned. The audit rows are
+    /// sorted into input order too, so the audit reads like the batch.
+    pub fn finish(self) -> Vec<Result<WriteOutcome, StoreError>> {
+        self.outcomes
+            .into_iter()
+            .map(|o| {
+                // Every pending record goes through `plan_kind`; a gap would be a bug here, and
+                // it is reported as an error rather than a panic.
+                o.unwrap_or_else(|| {
+                    Err(StoreError::Database(sqlx::Error::Protocol(
+                        "internal: record left undecided by the batch planner".to_string(),
+                    )))
+                })
+            })
+            .collect()
+    }
+
+    /// The audit rows in input order.
+    pub fn sorted_audit(&mut self) -> &[(usize, &'static str)] {
+        self.audit.sort_by_key(|&(i, _)| i);
+        &self.audit
+    }
+}
+
+/// What to write for one kind.
+pub(crate) struct KindPlan {
+    /// For every key written, the index of the record whose state it ends with, in order of
+    /// first write.
+    pub writes: Vec<usize>,
+    /// Written keys whose stored secondary keys change. They are deleted before the multi-row
+    /// upsert, which then cannot meet a unique index still holding an old value (two records
+    /// swapping `out_trade_no` in one batch would otherwise fail whichever goes first).
+    pub delete_first: Vec<String>,
+}
+
+/// The state of one primary key as the batch replays.
+struct Current {
+    merchant: String,
+    out: Option<String>,
+    short: Option<String>,
+    stamp: Result<VersionStamp, String>,
+    doc: DocRef,
+}
+
+/// Where the current document of a key is.
+enum DocRef {
+    /// `stored[i].doc`.
+    Stored(usize),
+    /// `records[i]`.
+    Batch(usize),
+}
+
+type KeyIndex = HashMap<(String, String), Option<String>>;
+
+/// Decides the outcome of every pending record of `kind` (the indices `idx`), given the stored
+/// rows for their primary keys and the stored holders of their secondary keys.
+pub(crate) fn plan_kind(
+    batch: &mut Batch<'_>,
+    kind: RecordKind,
+    idx: &[usize],
+    stored: Vec<StoredRow>,
+    out_holders: Vec<Holder>,
+    short_holders: Vec<Holder>,
+) -> KindPlan {
+    let records = batch.records;
+    let mut state: HashMap<String, Current> = HashMap::with_capacity(idx.len());
+    let mut outs: KeyIndex = HashMap::new();
+    let mut shorts: KeyIndex = HashMap::new();
+    // The secondary keys each stored key had before the batch, to find the ones that change.
+    let mut original: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+
+    for h in out_holders {
+        outs.insert((h.merchant, h.value), Some(h.pk));
+    }
+    for h in short_holders {
+        shorts.insert((h.merchant, h.value), Some(h.pk));
+    }
+    for (j, row) in stored.iter().enumerate() {
+        if let Some(o) = &row.out_trade_no {
+            outs.insert((row.merchant.clone(), o.clone()), Some(row.pk.clone()));
+        }
+        if let Some(s) = &row.short_trade_no {
+            shorts.insert((row.merchant.clone(), s.clone()), Some(row.pk.clone()));
+        }
+        let stamp = stamp_from_columns(kind, &row.pk, row.gmt_modified, row.version)
+            .map_err(|e| e.to_string());
+        original.insert(
+            row.pk.clone(),
+            (row.out_trade_no.clone(), row.short_trade_no.clone()),
+        );
+        state.insert(
+            row.pk.clone(),
+            Current {
+                merchant: row.merchant.clone(),
+                out: row.out_trade_no.clone(),
+                short: row.short_trade_no.clone(),
+                stamp,
+                doc: DocRef::Stored(j),
+            },
+        );
+    }
+
+    let mut final_of: HashMap<String, usize> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+
+    for &i in idx {
+        let r = &records[i];
+        let pk = r.primary_key();
+        let merchant = r.merchant();
+        let stamp = r.version_stamp();
+        let conflict = |field: &'static str, value: &str, holder: String| StoreError::KeyConflict {
+            kind,
+            key: pk.to_string(),
+            field,
+            value: value.to_string(),
+            holder,
+        };
+
+        let existed = match state.get(pk) {
+            Some(cur) => {
+                // Ownership first: a record of another merchant must not even learn its stamp.
+                if cur.merchant != merchant {
+                    batch.outcomes[i] = Some(Err(conflict(
+                        kind.primary_key_name(),
+                        pk,
+                        "another merchant".to_string(),
+                    )));
+                    continue;
+                }
+                let stored_stamp = match &cur.stamp {
+                    Ok(s) => *s,
+                    Err(reason) => {
+                        batch.outcomes[i] = Some(Err(StoreError::Corrupt {
+                            kind,
+                            key: pk.to_string(),
+                            reason: reason.clone(),
+                        }));
+                        continue;
+                    }
+                };
+                if stamp < stored_stamp {
+                    batch.outcomes[i] = Some(Err(StoreError::Stale {
+                        kind,
+                        key: pk.to_string(),
+                        incoming: stamp,
+                        stored: stored_stamp,
+                    }));
+                    continue;
+                }
+                if stamp == stored_stamp {
+                    // Compared as records, not text: PostgreSQL hands JSONB back re-ordered.
+                    let same = match cur.doc {
+                        DocRef::Batch(j) => records[j] == *r,
+                        DocRef::Stored(j) => {
+                            decode_record(kind, pk, &stored[j].doc).is_ok_and(|s| s == *r)
+                        }
+                    };
+                    if same {
+                        batch.outcomes[i] = Some(Ok(WriteOutcome::Unchanged));
+                        continue;
+                    }
+                }
+                true
+            }
+            None => false,
+        };
+
+        let out = r.out_trade_no();
+        let short = r.short_trade_no();
+        if let Some(o) = out {
+            if let Some(Some(holder)) = outs.get(&(merchant.to_string(), o.to_string())) {
+                if holder != pk {
+                    batch.outcomes[i] = Some(Err(conflict("out_trade_no", o, holder.clone())));
+                    continue;
+                }
+            }
+        }
+        if let Some(s) = short {
+            if let Some(Some(holder)) = shorts.get(&(merchant.to_string(), s.to_string())) {
+                if holder != pk {
+                    batch.outcomes[i] = Some(Err(conflict("short_trade_no", s, holder.clone())));
+                    continue;
+                }
+            }
+        }
+
+        // Accepted: release the secondary keys this record gives up, claim its own.
+        if let Some(cur) = state.get(pk) {
+            release(&mut outs, merchant, cur.out.as_deref(), out, pk);
+            release(&mut shorts, merchant, cur.short.as_deref(), short, pk);
+        }
+        if let Some(o) = out {
+            outs.insert((merchant.to_string(), o.to_string()), Some(pk.to_string()));
+        }
+        if let Some(s) = short {
+            shorts.insert((merchant.to_string(), s.to_string()), Some(pk.to_string()));
+        }
+        state.insert(
+            pk.to_string(),
+            Current {
+                merchant: merchant.to_string(),
+                out: out.map(str::to_string),
+                short: short.map(str::to_string),
+                stamp: Ok(stamp),
+                doc: DocRef::Batch(i),
+            },
+        );
+        if final_of.insert(pk.to_string(), i).is_none() {
+            order.push(pk.to_string());
+        }
+        let (outcome, action) = if existed {
+            (WriteOutcome::Updated, UPDATED)
+        } else {
+            (WriteOutcome::Inserted, INSERTED)
+        };
+        batch.outcomes[i] = Some(Ok(outcome));
+        batch.audit.push((i, action));
+    }
+
+    let mut writes = Vec::with_capacity(order.len());
+    let mut delete_first = Vec::new();
+    for pk in order {
+        let Some(&i) = final_of.get(&pk) else {
+            continue;
+        };
+        writes.push(i);
+        if let Some((out, short)) = original.get(&pk) {
+            let r = &records[i];
+            if out.as_deref() != r.out_trade_no() || short.as_deref() != r.short_trade_no() {
+                delete_first.push(pk);
+            }
+        }
+    }
+    KindPlan {
+        writes,
+        delete_first,
+    }
+}
+
+/// Frees `old` when the record moves to a different value, if the record still holds it.
+fn release(index: &mut KeyIndex, merchant: &str, old: Option<&str>, new: Option<&str>, pk: &str) {
+    if let Some(old) = old {
+        if Some(old) != new {
+            let key = (merchant.to_string(), old.to_string());
+            if let Some(slot) = index.get_mut(&key) {
+                if slot.as_deref() == Some(pk) {
+                    *slot = None;
+                }
+            }
+        }
+    }
+}
+
+/// The distinct items of `items`, in first-seen order.
+fn distinct<T: Eq + std::hash::Hash + Copy>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|x| seen.insert(*x)).collect()
+}
+
+/// Splits `n` rows into power-of-two chunks of at most `max` (a power of two), so that a
+/// multi-row statement only ever has one of a handful of shapes and stays in the prepared
+/// statement cache.
+pub(crate) fn chunk_sizes(mut n: usize, max: usize) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    while n > 0 {
+        let size = if n >= max {
+            max
+        } else {
+            1usize << (usize::BITS - 1 - n.leading_zeros())
+        };
+        sizes.push(size);
+        n -= size;
+    }
+    sizes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two() {
+        assert_eq!(chunk_sizes(0, 128), Vec::<usize>::new());
+        assert_eq!(chunk_sizes(1, 128), vec![1]);
+        assert_eq!(
+            chunk_sizes(1000, 128),
+            vec![128, 128, 128, 128, 128, 128, 128, 64, 32, 8]
+        );
+        assert_eq!(chunk_sizes(7, 4), vec![4, 2, 1]);
+        for n in 0..600 {
+            let c = chunk_sizes(n, 256);
+            assert_eq!(c.iter().sum::<usize>(), n);
+            assert!(c.iter().all(|s| s.is_power_of_two() && *s <= 256));
+        }
+    }
+}

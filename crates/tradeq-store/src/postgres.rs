@@ -1,0 +1,674 @@
+//! The scale-out backend: PostgreSQL (and what speaks its protocol), shared by several
+//! stateless gateway nodes.
+//!
+//! Batches are read and written with array parameters (`= ANY($1)`, `UNNEST`), so every
+//! statement has one text whatever the batch size and a batch costs a handful of round trips.
+//! Record writers serialize on a table lock of `audit_log` (see [`LOCK_WRITERS`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Row;
+
+use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
+use tradeq_model::{KeyKind, Record, RecordKind};
+
+use crate::codec::{
+    audit_row, decode_credential, decode_record, encode_credential, holder_row, key_slot, millis,
+    missing_parent, stamp_seconds, stored_row, AuditRow, KindSpec,
+};
+use crate::plan::{plan_kind, Batch, Holder, DELETED};
+use crate::{AuditEntry, NonceStore, Store, StoreError, WriteOutcome};
+
+/// Taken first by every transaction that writes records. The read-decide-write of a batch must
+/// not interleave with another node's (two nodes inserting one new key would both see it absent
+/// and the older write could win), and the audit sequence must become visible in order, or
+/// `audit_since` could pass over a row committed late. EXCLUSIVE mode conflicts with itself and
+/// with writes but not with plain reads, so queries never wait on it.
+const LOCK_WRITERS: &str = "LOCK TABLE audit_log IN EXCLUSIVE MODE";
+
+/// Appends audit rows from arrays, numbered in array order.
+const AUDIT_INSERT: &str =
+    "INSERT INTO audit_log (kind, key, merchant, action, gmt_modified, version) \
+     SELECT kind, key, merchant, action, gmt, ver \
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
+     WITH ORDINALITY AS u(kind, key, merchant, action, gmt, ver, ord) ORDER BY ord";
+
+/// Purge expired nonces every this many claims (per node).
+const NONCE_PURGE_EVERY: u64 = 1024;
+
+/// At most this many expired nonces are purged at once.
+const NONCE_PURGE_LIMIT: i64 = 10_000;
+
+/// Pool settings of [`PgStore`].
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Most connections the pool opens (default 16).
+    pub max_connections: u32,
+    /// How long a caller waits for a free connection (default 10 s).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: PgPool,
+    /// Statements per kind, in [`RecordKind::ALL`] order.
+    kinds: Vec<KindSql>,
+    /// Claims since start, to purge expired nonces now and then.
+    nonce_claims: AtomicU64,
+}
+
+/// The statements of one record kind, built once.
+struct KindSql {
+    spec: KindSpec,
+    find: [Option<String>; 3],
+    get: String,
+    delete: String,
+    count: String,
+    lookup: String,
+    lookup_out: Option<String>,
+    lookup_short: Option<String>,
+    delete_many: String,
+    upsert: String,
+}
+
+impl KindSql {
+    fn new(kind: RecordKind) -> KindSql {
+        let spec = KindSpec::of(kind);
+        let KindSpec { table, pk, .. } = spec;
+        let find = [KeyKind::Primary, KeyKind::OutTradeNo, KeyKind::ShortTradeNo].map(|k| {
+            spec.key_column(k).map(|col| {
+                format!("SELECT {pk}, doc::text FROM {table} WHERE merchant = $1 AND {col} = $2")
+            })
+        });
+        let secondary = spec.secondary_select("", "NULL::text");
+        let holders = |col: &str| {
+            format!(
+                "SELECT t.{pk}, t.merchant, t.{col} FROM {table} AS t \
+                 JOIN UNNEST($1::text[], $2::text[]) AS u(merchant, value) \
+                 ON t.merchant = u.merchant AND t.{col} = u.value"
+            )
+        };
+        let cols = spec.columns();
+        let types: Vec<&str> = cols
+            .iter()
+            .map(|c| match *c {
+                "gmt_modified" | "version" => "bigint[]",
+                _ => "text[]",
+            })
+            .collect();
+        let params = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("${}::{t}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let aliases: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
+        let mut select = aliases.clone();
+        // The document travels as text and becomes JSONB here.
+        if let Some(last) = select.last_mut() {
+            last.push_str("::jsonb");
+        }
+        let updates = cols[1..]
+            .iter()
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let upsert = format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM UNNEST({params}) AS u({}) \
+             ON CONFLICT ({pk}) DO UPDATE SET {updates}",
+            cols.join(", "),
+            select.join(", "),
+            aliases.join(", "),
+        );
+        KindSql {
+            spec,
+            find,
+            get: format!("SELECT {pk}, doc::text FROM {table} WHERE {pk} = $1"),
+            delete: format!(
+                "DELETE FROM {table} WHERE {pk} = $1 RETURNING merchant, gmt_modified, version"
+            ),
+            count: format!("SELECT COUNT(*) FROM {table}"),
+            lookup: format!(
+                "SELECT {pk}, merchant, {secondary}, gmt_modified, version, doc::text \
+                 FROM {table} WHERE {pk} = ANY($1::text[])"
+            ),
+            lookup_out: spec.has_out.then(|| holders("out_trade_no")),
+            lookup_short: spec.has_short.then(|| holders("short_trade_no")),
+            delete_many: format!("DELETE FROM {table} WHERE {pk} = ANY($1::text[])"),
+            upsert,
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host/db`) with default pool settings and brings the
+    /// schema up to date.
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open_with(url, PgOptions::default()).await
+    }
+
+    /// Connects with explicit pool settings.
+    pub async fn open_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let connect: PgConnectOptions = url.parse()?;
+        PgStore::connect_with(connect, options).await
+    }
+
+    /// Connects with parsed connection options (to set a `search_path`, TLS, …).
+    pub async fn connect_with(
+        connect: PgConnectOptions,
+        options: PgOptions,
+    ) -> Result<PgStore, StoreError> {
+        // The host and database only: the options may carry a password.
+        tracing::debug!(
+            host = connect.get_host(),
+            database = connect.get_database().unwrap_or(""),
+            "connecting to PostgreSQL"
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(PgStore {
+            pool,
+            kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
+            nonce_claims: AtomicU64::new(0),
+        })
+    }
+
+    fn sql(&self, kind: RecordKind) -> &KindSql {
+        let slot = match kind {
+            RecordKind::AlipayTrade => 0,
+            RecordKind::KoubeiOrder => 1,
+            RecordKind::OnsiteTrade => 2,
+            RecordKind::OmniOrder => 3,
+        };
+        &self.kinds[slot]
+    }
+
+    /// Appends audit rows in one statement.
+    async fn insert_audit(
+        conn: &mut sqlx::PgConnection,
+        rows: &[AuditRow<'_>],
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(AUDIT_INSERT)
+            .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.key).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.merchant).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.action).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.gmt_modified).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Looks up the holders of secondary key pairs with one statement.
+    async fn holders(
+        conn: &mut sqlx::PgConnection,
+        sql: &Option<String>,
+        pairs: &[(&str, &str)],
+    ) -> Result<Vec<Holder>, StoreError> {
+        let Some(sql) = sql else {
+            return Ok(Vec::new());
+        };
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(sql)
+            .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
+            .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(rows.iter().map(holder_row).collect::<Result<_, _>>()?)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn upsert(&self, record: &Record) -> Result<WriteOutcome, StoreError> {
+        let mut outcomes = self.upsert_batch(std::slice::from_ref(record)).await?;
+        outcomes.pop().unwrap_or(Ok(WriteOutcome::Unchanged))
+    }
+
+    async fn upsert_batch(
+        &self,
+        records: &[Record],
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        let mut batch = Batch::new(records);
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(LOCK_WRITERS).execute(&mut *tx).await?;
+        for kind in RecordKind::ALL {
+            let idx = batch.pending(kind);
+            if idx.is_empty() {
+                continue;
+            }
+            let sql = self.sql(kind);
+            let rows = sqlx::query(&sql.lookup)
+                .bind(batch.primary_keys(&idx))
+                .fetch_all(&mut *tx)
+                .await?;
+            let stored = rows.iter().map(stored_row).collect::<Result<Vec<_>, _>>()?;
+            let outs = Self::holders(&mut tx, &sql.lookup_out, &batch.out_pairs(&idx)).await?;
+            let shorts =
+                Self::holders(&mut tx, &sql.lookup_short, &batch.short_pairs(&idx)).await?;
+            let plan = plan_kind(&mut batch, kind, &idx, stored, outs, shorts);
+
+            if !plan.delete_first.is_empty() {
+                sqlx::query(&sql.delete_many)
+                    .bind(&plan.delete_first)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if plan.writes.is_empty() {
+                continue;
+            }
+            let rs: Vec<&Record> = plan.writes.iter().map(|&i| &records[i]).collect();
+            let mut q = sqlx::query(&sql.upsert)
+                .bind(rs.iter().map(|r| r.primary_key()).collect::<Vec<_>>())
+                .bind(rs.iter().map(|r| r.merchant()).collect::<Vec<_>>());
+            if sql.spec.has_out {
+                q = q.bind(rs.iter().map(|r| r.out_trade_no()).collect::<Vec<_>>());
+            }
+            if sql.spec.has_short {
+                q = q.bind(rs.iter().map(|r| r.short_trade_no()).collect::<Vec<_>>());
+            }
+            let stamps: Vec<_> = rs.iter().map(|r| r.version_stamp()).collect();
+            q.bind(stamps.iter().map(stamp_seconds).collect::<Vec<_>>())
+                .bind(stamps.iter().map(|s| s.version).collect::<Vec<_>>())
+                .bind(
+                    plan.writes
+                        .iter()
+                        .map(|&i| batch.docs[i].as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .execute(&mut *tx)
+                .await?;
+        }
+        let audit: Vec<AuditRow<'_>> = batch
+            .sorted_audit()
+            .iter()
+            .map(|&(i, action)| AuditRow::of(&records[i], action))
+            .collect();
+        Self::insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(batch.finish())
+    }
+
+    async fn find(
+        &self,
+        kind: RecordKind,
+        merchant: &str,
+        key: KeyKind,
+        value: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        let Some(sql) = &self.sql(kind).find[key_slot(key)] else {
+            return Ok(None);
+        };
+        let row = sqlx::query(sql)
+            .bind(merchant)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => {
+                let pk: &str = row.try_get(0)?;
+                let doc: &str = row.try_get(1)?;
+                decode_record(kind, pk, doc).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn get(&self, kind: RecordKind, primary_key: &str) -> Result<Option<Record>, StoreError> {
+        let row = sqlx::query(&self.sql(kind).get)
+            .bind(primary_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => {
+                let doc: &str = row.try_get(1)?;
+                decode_record(kind, primary_key, doc).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, kind: RecordKind, primary_key: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(LOCK_WRITERS).execute(&mut *tx).await?;
+        let row = sqlx::query(&self.sql(kind).delete)
+            .bind(primary_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let merchant: String = row.try_get(0)?;
+        let audit = AuditRow {
+            kind: kind.as_str(),
+            key: primary_key,
+            merchant: &merchant,
+            action: DELETED,
+            gmt_modified: row.try_get(1)?,
+            version: row.try_get(2)?,
+        };
+        Self::insert_audit(&mut tx, &[audit]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn count(&self, kind: RecordKind) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&self.sql(kind).count)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn audit_since(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, (EXTRACT(EPOCH FROM at) * 1000)::bigint, kind, key, merchant, action, \
+             gmt_modified, version FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit_row).collect()
+    }
+
+    async fn put_alipay_app(&self, app: &AlipayApp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO alipay_app (app_id, merchant_pid, doc) VALUES ($1, $2, $3::jsonb) \
+             ON CONFLICT (app_id) DO UPDATE SET merchant_pid = EXCLUDED.merchant_pid, \
+             doc = EXCLUDED.doc",
+        )
+        .bind(&app.app_id)
+        .bind(&app.merchant_pid)
+        .bind(encode_credential(app)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_alipay_app(&self, app_id: &str) -> Result<Option<AlipayApp>, StoreError> {
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT doc::text FROM alipay_app WHERE app_id = $1")
+                .bind(app_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        doc.map(|d| decode_credential("Alipay app", app_id, &d))
+            .transpose()
+    }
+
+    async fn list_alipay_apps(&self) -> Result<Vec<AlipayApp>, StoreError> {
+        list(
+            &self.pool,
+            "SELECT app_id, doc::text FROM alipay_app ORDER BY app_id",
+            "Alipay app",
+            false,
+        )
+        .await
+    }
+
+    async fn delete_alipay_app(&self, app_id: &str) -> Result<bool, StoreError> {
+        // The tokens go by ON DELETE CASCADE.
+        let done = sqlx::query("DELETE FROM alipay_app WHERE app_id = $1")
+            .bind(app_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_app_auth_token(&self, token: &AppAuthToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO app_auth_token (token, app_id, merchant_pid, doc) \
+             VALUES ($1, $2, $3, $4::jsonb) \
+             ON CONFLICT (token) DO UPDATE SET app_id = EXCLUDED.app_id, \
+             merchant_pid = EXCLUDED.merchant_pid, doc = EXCLUDED.doc",
+        )
+        .bind(&token.token)
+        .bind(&token.app_id)
+        .bind(&token.merchant_pid)
+        .bind(encode_credential(token)?)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| missing_parent(e, "Alipay app", &token.app_id))?;
+        Ok(())
+    }
+
+    async fn get_app_auth_token(&self, token: &str) -> Result<Option<AppAuthToken>, StoreError> {
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT doc::text FROM app_auth_token WHERE token = $1")
+                .bind(token)
+                .fetch_optional(&self.pool)
+                .await?;
+        doc.map(|d| decode_credential("app auth token", &redact(token), &d))
+            .transpose()
+    }
+
+    async fn list_app_auth_tokens(&self) -> Result<Vec<AppAuthToken>, StoreError> {
+        list(
+            &self.pool,
+            "SELECT token, doc::text FROM app_auth_token ORDER BY token",
+            "app auth token",
+            true,
+        )
+        .await
+    }
+
+    async fn delete_app_auth_token(&self, token: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM app_auth_token WHERE token = $1")
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_top_app(&self, app: &TopApp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO top_app (app_key, merchant_id, doc) VALUES ($1, $2, $3::jsonb) \
+             ON CONFLICT (app_key) DO UPDATE SET merchant_id = EXCLUDED.merchant_id, \
+             doc = EXCLUDED.doc",
+        )
+        .bind(&app.app_key)
+        .bind(&app.merchant_id)
+        .bind(encode_credential(app)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_top_app(&self, app_key: &str) -> Result<Option<TopApp>, StoreError> {
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT doc::text FROM top_app WHERE app_key = $1")
+                .bind(app_key)
+                .fetch_optional(&self.pool)
+                .await?;
+        doc.map(|d| decode_credential("TOP app", app_key, &d))
+            .transpose()
+    }
+
+    async fn list_top_apps(&self) -> Result<Vec<TopApp>, StoreError> {
+        list(
+            &self.pool,
+            "SELECT app_key, doc::text FROM top_app ORDER BY app_key",
+            "TOP app",
+            false,
+        )
+        .await
+    }
+
+    async fn delete_top_app(&self, app_key: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM top_app WHERE app_key = $1")
+            .bind(app_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_top_session(&self, session: &TopSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO top_session (session, app_key, merchant_id, doc) \
+             VALUES ($1, $2, $3, $4::jsonb) \
+             ON CONFLICT (session) DO UPDATE SET app_key = EXCLUDED.app_key, \
+             merchant_id = EXCLUDED.merchant_id, doc = EXCLUDED.doc",
+        )
+        .bind(&session.session)
+        .bind(&session.app_key)
+        .bind(&session.merchant_id)
+        .bind(encode_credential(session)?)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| missing_parent(e, "TOP app", &session.app_key))?;
+        Ok(())
+    }
+
+    async fn get_top_session(&self, session: &str) -> Result<Option<TopSession>, StoreError> {
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT doc::text FROM top_session WHERE session = $1")
+                .bind(session)
+                .fetch_optional(&self.pool)
+                .await?;
+        doc.map(|d| decode_credential("TOP session", &redact(session), &d))
+            .transpose()
+    }
+
+    async fn list_top_sessions(&self) -> Result<Vec<TopSession>, StoreError> {
+        list(
+            &self.pool,
+            "SELECT session, doc::text FROM top_session ORDER BY session",
+            "TOP session",
+            true,
+        )
+        .await
+    }
+
+    async fn delete_top_session(&self, session: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM top_session WHERE session = $1")
+            .bind(session)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn nonce_store(self: Arc<Self>) -> Arc<dyn NonceStore> {
+        self
+    }
+}
+
+#[async_trait]
+impl NonceStore for PgStore {
+    async fn claim(
+        &self,
+        app_id: &str,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let now_ms = millis(now);
+        if self.nonce_claims.fetch_add(1, Ordering::Relaxed) % NONCE_PURGE_EVERY == 0 {
+            sqlx::query(
+                "DELETE FROM used_nonce WHERE ctid = ANY(ARRAY(\
+                 SELECT ctid FROM used_nonce WHERE expires_at <= $1 LIMIT $2))",
+            )
+            .bind(now_ms)
+            .bind(NONCE_PURGE_LIMIT)
+            .execute(&self.pool)
+            .await?;
+        }
+        // Inserted, or an expired row reclaimed: one row. A live row: none. The statement is
+        // atomic, so two nodes racing on one nonce cannot both see one row.
+        let done = sqlx::query(
+            "INSERT INTO used_nonce (app_id, nonce, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (app_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+             WHERE used_nonce.expires_at <= $4",
+        )
+        .bind(app_id)
+        .bind(nonce)
+        .bind(millis(expires_at))
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Lists credentials of one table as `(key, doc)` rows.
+async fn list<T: serde::de::DeserializeOwned>(
+    pool: &PgPool,
+    sql: &'static str,
+    what: &str,
+    secret_key: bool,
+) -> Result<Vec<T>, StoreError> {
+    let rows = sqlx::query(sql).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            let key: &str = row.try_get(0)?;
+            let doc: &str = row.try_get(1)?;
+            let shown = if secret_key {
+                redact(key)
+            } else {
+                key.to_string()
+            };
+            decode_credential(what, &shown, doc)
+        })
+        .collect()
+}
+
+/// Tokens and sessions are secrets: an error names only their first characters.
+fn redact(secret: &str) -> String {
+    tradeq_model::credentials::redact(secret)
+}

@@ -1,0 +1,691 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! SQLite has one writer at a time, so writes go through a pool of exactly one connection (our
+//! own writers queue in-process instead of spinning on `SQLITE_BUSY`) and start with
+//! `BEGIN IMMEDIATE` (another process sharing the file waits on `busy_timeout` instead of
+//! failing when a read transaction tries to upgrade). Reads use a separate pool of a few
+//! connections, which WAL lets run beside the writer.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+
+use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
+use tradeq_model::{KeyKind, Record, RecordKind};
+
+use crate::codec::{
+    audit_row, decode_credential, decode_record, encode_credential, holder_row, json_array,
+    key_slot, millis, missing_parent, stamp_seconds, stored_row, AuditRow, KindSpec,
+};
+use crate::plan::{chunk_sizes, plan_kind, Batch, Holder, DELETED};
+use crate::{AuditEntry, NonceStore, Store, StoreError, WriteOutcome};
+
+/// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
+/// SQLite's 32,766 bound parameters, and bigger statements gain nothing measurable.
+const MAX_ROWS: usize = 256;
+
+/// How long a writer waits for another process holding the write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Purge expired nonces every this many claims.
+const NONCE_PURGE_EVERY: u64 = 1024;
+
+/// At most this many expired nonces are purged at once, to keep the write lock short.
+const NONCE_PURGE_LIMIT: i64 = 10_000;
+
+/// The SQLite store.
+pub struct SqliteStore {
+    /// The single writer connection.
+    write: SqlitePool,
+    /// Readers (for `sqlite::memory:`, the same single-connection pool as `write`).
+    read: SqlitePool,
+    /// Statements per kind, in [`RecordKind::ALL`] order.
+    kinds: Vec<KindSql>,
+    /// Multi-row audit inserts, by log2 of the row count.
+    audit_insert: Vec<String>,
+    /// Claims since start, to purge expired nonces now and then.
+    nonce_claims: AtomicU64,
+}
+
+/// The statements of one record kind, built once so that each keeps one text (and one entry in
+/// sqlx's per-connection prepared statement cache).
+struct KindSql {
+    spec: KindSpec,
+    /// `SELECT pk, doc … WHERE merchant = ? AND key = ?`, by [`key_slot`]; `None` when the kind
+    /// has no such key.
+    find: [Option<String>; 3],
+    get: String,
+    delete: String,
+    count: String,
+    /// Stored rows for a JSON array of primary keys.
+    lookup: String,
+    /// Holders of a JSON array of `[merchant, out_trade_no]` pairs.
+    lookup_out: Option<String>,
+    /// Holders of a JSON array of `[merchant, short_trade_no]` pairs.
+    lookup_short: Option<String>,
+    /// Deletes a JSON array of primary keys.
+    delete_many: String,
+    /// Multi-row upserts, by log2 of the row count.
+    upsert: Vec<String>,
+}
+
+impl KindSql {
+    fn new(kind: RecordKind) -> KindSql {
+        let spec = KindSpec::of(kind);
+        let KindSpec { table, pk, .. } = spec;
+        let find = [KeyKind::Primary, KeyKind::OutTradeNo, KeyKind::ShortTradeNo].map(|k| {
+            spec.key_column(k).map(|col| {
+                format!("SELECT {pk}, doc FROM {table} WHERE merchant = ?1 AND {col} = ?2")
+            })
+        });
+        let secondary = spec.secondary_select("t.", "NULL");
+        // CROSS JOIN makes SQLite drive the loop from the (small) JSON array and probe the
+        // table's index for each element, whatever its statistics say.
+        let lookup = format!(
+            "SELECT t.{pk}, t.merchant, {secondary}, t.gmt_modified, t.version, t.doc \
+             FROM json_each(?1) AS j CROSS JOIN {table} AS t ON t.{pk} = j.value"
+        );
+        let holders = |col: &str| {
+            format!(
+                "SELECT t.{pk}, t.merchant, t.{col} FROM json_each(?1) AS j \
+                 CROSS JOIN {table} AS t ON t.merchant = j.value ->> 0 AND t.{col} = j.value ->> 1"
+            )
+        };
+        let cols = spec.columns();
+        let row = format!("({})", vec!["?"; cols.len()].join(", "));
+        let updates = cols[1..]
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let upsert = (0..=MAX_ROWS.trailing_zeros())
+            .map(|log| {
+                let rows = vec![row.as_str(); 1 << log].join(", ");
+                format!(
+                    "INSERT INTO {table} ({}) VALUES {rows} ON CONFLICT ({pk}) DO UPDATE SET {updates}",
+                    cols.join(", ")
+                )
+            })
+            .collect();
+        KindSql {
+            spec,
+            find,
+            get: format!("SELECT {pk}, doc FROM {table} WHERE {pk} = ?1"),
+            delete: format!(
+                "DELETE FROM {table} WHERE {pk} = ?1 RETURNING merchant, gmt_modified, version"
+            ),
+            count: format!("SELECT COUNT(*) FROM {table}"),
+            lookup,
+            lookup_out: spec.has_out.then(|| holders("out_trade_no")),
+            lookup_short: spec.has_short.then(|| holders("short_trade_no")),
+            delete_many: format!(
+                "DELETE FROM {table} WHERE {pk} IN (SELECT value FROM json_each(?1))"
+            ),
+            upsert,
+        }
+    }
+}
+
+/// Whether a URL names an in-memory database, which lives only as long as its connection.
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db` or
+    /// `sqlite::memory:`) and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let readers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8) as u32;
+        SqliteStore::open_with_readers(url, readers).await
+    }
+
+    /// Like [`SqliteStore::open`] with `readers` reader connections (ignored in memory, where
+    /// every statement shares the one connection that holds the database).
+    pub async fn open_with_readers(url: &str, readers: u32) -> Result<SqliteStore, StoreError> {
+        let memory = is_memory(url);
+        let base = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal)
+            // Every kind has about a dozen statement shapes; the default cache of 100 would
+            // evict and re-prepare them.
+            .statement_cache_capacity(512);
+        // WAL is a property of the file; an in-memory database has no use for it.
+        let base = if memory {
+            base
+        } else {
+            base.journal_mode(SqliteJournalMode::Wal)
+        };
+        // The writer gets a bigger page cache: a bulk import touches many index pages.
+        let write_opts = base.clone().pragma("cache_size", "-65536");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            // An in-memory database dies with its last connection: never let the pool retire it.
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(write_opts)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&write)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let read = if memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(readers.max(1))
+                .min_connections(0)
+                // Opened on first use, so start-up costs one connection, not five.
+                .connect_lazy_with(base)
+        };
+        let audit_insert = (0..=MAX_ROWS.trailing_zeros())
+            .map(|log| {
+                let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; 1 << log].join(", ");
+                format!(
+                    "INSERT INTO audit_log (at, kind, key, merchant, action, gmt_modified, version) \
+                     VALUES {rows}"
+                )
+            })
+            .collect();
+        tracing::debug!(memory, "opened SQLite store");
+        Ok(SqliteStore {
+            write,
+            read,
+            kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
+            audit_insert,
+            nonce_claims: AtomicU64::new(0),
+        })
+    }
+
+    fn sql(&self, kind: RecordKind) -> &KindSql {
+        // `kinds` is built from RecordKind::ALL, whose order `slot` follows.
+        let slot = match kind {
+            RecordKind::AlipayTrade => 0,
+            RecordKind::KoubeiOrder => 1,
+            RecordKind::OnsiteTrade => 2,
+            RecordKind::OmniOrder => 3,
+        };
+        &self.kinds[slot]
+    }
+
+    /// Appends audit rows (all stamped `at`) in multi-row statements.
+    async fn insert_audit(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        at: i64,
+        rows: &[AuditRow<'_>],
+    ) -> Result<(), StoreError> {
+        let mut rest = rows;
+        for size in chunk_sizes(rows.len(), MAX_ROWS) {
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
+            let mut q = sqlx::query(&self.audit_insert[size.trailing_zeros() as usize]);
+            for r in chunk {
+                q = q
+                    .bind(at)
+                    .bind(r.kind)
+                    .bind(r.key)
+                    .bind(r.merchant)
+                    .bind(r.action)
+                    .bind(r.gmt_modified)
+                    .bind(r.version);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Looks up the holders of secondary key pairs with one statement.
+    async fn holders(
+        conn: &mut sqlx::SqliteConnection,
+        sql: &Option<String>,
+        pairs: &[(&str, &str)],
+    ) -> Result<Vec<Holder>, StoreError> {
+        let Some(sql) = sql else {
+            return Ok(Vec::new());
+        };
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(sql)
+            .bind(json_array(pairs)?)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(rows.iter().map(holder_row).collect::<Result<_, _>>()?)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn upsert(&self, record: &Record) -> Result<WriteOutcome, StoreError> {
+        let mut outcomes = self.upsert_batch(std::slice::from_ref(record)).await?;
+        outcomes.pop().unwrap_or(Ok(WriteOutcome::Unchanged))
+    }
+
+    async fn upsert_batch(
+        &self,
+        records: &[Record],
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        let mut batch = Batch::new(records);
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = millis(Utc::now());
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        for kind in RecordKind::ALL {
+            let idx = batch.pending(kind);
+            if idx.is_empty() {
+                continue;
+            }
+            let sql = self.sql(kind);
+            let rows = sqlx::query(&sql.lookup)
+                .bind(json_array(&batch.primary_keys(&idx))?)
+                .fetch_all(&mut *tx)
+                .await?;
+            let stored = rows.iter().map(stored_row).collect::<Result<Vec<_>, _>>()?;
+            let outs = Self::holders(&mut tx, &sql.lookup_out, &batch.out_pairs(&idx)).await?;
+            let shorts =
+                Self::holders(&mut tx, &sql.lookup_short, &batch.short_pairs(&idx)).await?;
+            let plan = plan_kind(&mut batch, kind, &idx, stored, outs, shorts);
+
+            if !plan.delete_first.is_empty() {
+                sqlx::query(&sql.delete_many)
+                    .bind(json_array(&plan.delete_first)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut rest = &plan.writes[..];
+            for size in chunk_sizes(plan.writes.len(), MAX_ROWS) {
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
+                let mut q = sqlx::query(&sql.upsert[size.trailing_zeros() as usize]);
+                for &i in chunk {
+                    let r = &records[i];
+                    let stamp = r.version_stamp();
+                    q = q.bind(r.primary_key()).bind(r.merchant());
+                    if sql.spec.has_out {
+                        q = q.bind(r.out_trade_no());
+                    }
+                    if sql.spec.has_short {
+                        q = q.bind(r.short_trade_no());
+                    }
+                    q = q
+                        .bind(stamp_seconds(&stamp))
+                        .bind(stamp.version)
+                        .bind(batch.docs[i].as_str());
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        let audit: Vec<AuditRow<'_>> = batch
+            .sorted_audit()
+            .iter()
+            .map(|&(i, action)| AuditRow::of(&records[i], action))
+            .collect();
+        self.insert_audit(&mut tx, at, &audit).await?;
+        tx.commit().await?;
+        Ok(batch.finish())
+    }
+
+    async fn find(
+        &self,
+        kind: RecordKind,
+        merchant: &str,
+        key: KeyKind,
+        value: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        let Some(sql) = &self.sql(kind).find[key_slot(key)] else {
+            return Ok(None);
+        };
+        let row = sqlx::query(sql)
+            .bind(merchant)
+            .bind(value)
+            .fetch_optional(&self.read)
+            .await?;
+        match row {
+            Some(row) => {
+                let pk: String = row.try_get(0)?;
+                let doc: &str = row.try_get(1)?;
+                decode_record(kind, &pk, doc).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn get(&self, kind: RecordKind, primary_key: &str) -> Result<Option<Record>, StoreError> {
+        let row = sqlx::query(&self.sql(kind).get)
+            .bind(primary_key)
+            .fetch_optional(&self.read)
+            .await?;
+        match row {
+            Some(row) => {
+                let doc: &str = row.try_get(1)?;
+                decode_record(kind, primary_key, doc).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, kind: RecordKind, primary_key: &str) -> Result<bool, StoreError> {
+        let at = millis(Utc::now());
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query(&self.sql(kind).delete)
+            .bind(primary_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let merchant: String = row.try_get(0)?;
+        let audit = AuditRow {
+            kind: kind.as_str(),
+            key: primary_key,
+            merchant: &merchant,
+            action: DELETED,
+            gmt_modified: row.try_get(1)?,
+            version: row.try_get(2)?,
+        };
+        self.insert_audit(&mut tx, at, &[audit]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn count(&self, kind: RecordKind) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(&self.sql(kind).count)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn audit_since(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, key, merchant, action, gmt_modified, version \
+             FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(audit_row).collect()
+    }
+
+    async fn put_alipay_app(&self, app: &AlipayApp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO alipay_app (app_id, merchant_pid, doc) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (app_id) DO UPDATE SET merchant_pid = excluded.merchant_pid, \
+             doc = excluded.doc",
+        )
+        .bind(&app.app_id)
+        .bind(&app.merchant_pid)
+        .bind(encode_credential(app)?)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_alipay_app(&self, app_id: &str) -> Result<Option<AlipayApp>, StoreError> {
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT doc FROM alipay_app WHERE app_id = ?1")
+                .bind(app_id)
+                .fetch_optional(&self.read)
+                .await?;
+        doc.map(|d| decode_credential("Alipay app", app_id, &d))
+            .transpose()
+    }
+
+    async fn list_alipay_apps(&self) -> Result<Vec<AlipayApp>, StoreError> {
+        list(
+            &self.read,
+            "SELECT app_id, doc FROM alipay_app ORDER BY app_id",
+            "Alipay app",
+            false,
+        )
+        .await
+    }
+
+    async fn delete_alipay_app(&self, app_id: &str) -> Result<bool, StoreError> {
+        // The tokens go by ON DELETE CASCADE (foreign_keys is on for every connection).
+        let done = sqlx::query("DELETE FROM alipay_app WHERE app_id = ?1")
+            .bind(app_id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_app_auth_token(&self, token: &AppAuthToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO app_auth_token (token, app_id, merchant_pid, doc) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (token) DO UPDATE SET app_id = excluded.app_id, \
+             merchant_pid = excluded.merchant_pid, doc = excluded.doc",
+        )
+        .bind(&token.token)
+        .bind(&token.app_id)
+        .bind(&token.merchant_pid)
+        .bind(encode_credential(token)?)
+        .execute(&self.write)
+        .await
+        .map_err(|e| missing_parent(e, "Alipay app", &token.app_id))?;
+        Ok(())
+    }
+
+    async fn get_app_auth_token(&self, token: &str) -> Result<Option<AppAuthToken>, StoreError> {
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT doc FROM app_auth_token WHERE token = ?1")
+                .bind(token)
+                .fetch_optional(&self.read)
+                .await?;
+        doc.map(|d| decode_credential("app auth token", &redact(token), &d))
+            .transpose()
+    }
+
+    async fn list_app_auth_tokens(&self) -> Result<Vec<AppAuthToken>, StoreError> {
+        list(
+            &self.read,
+            "SELECT token, doc FROM app_auth_token ORDER BY token",
+            "app auth token",
+            true,
+        )
+        .await
+    }
+
+    async fn delete_app_auth_token(&self, token: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM app_auth_token WHERE token = ?1")
+            .bind(token)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_top_app(&self, app: &TopApp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO top_app (app_key, merchant_id, doc) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (app_key) DO UPDATE SET merchant_id = excluded.merchant_id, \
+             doc = excluded.doc",
+        )
+        .bind(&app.app_key)
+        .bind(&app.merchant_id)
+        .bind(encode_credential(app)?)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_top_app(&self, app_key: &str) -> Result<Option<TopApp>, StoreError> {
+        let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM top_app WHERE app_key = ?1")
+            .bind(app_key)
+            .fetch_optional(&self.read)
+            .await?;
+        doc.map(|d| decode_credential("TOP app", app_key, &d))
+            .transpose()
+    }
+
+    async fn list_top_apps(&self) -> Result<Vec<TopApp>, StoreError> {
+        list(
+            &self.read,
+            "SELECT app_key, doc FROM top_app ORDER BY app_key",
+            "TOP app",
+            false,
+        )
+        .await
+    }
+
+    async fn delete_top_app(&self, app_key: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM top_app WHERE app_key = ?1")
+            .bind(app_key)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_top_session(&self, session: &TopSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO top_session (session, app_key, merchant_id, doc) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (session) DO UPDATE SET app_key = excluded.app_key, \
+             merchant_id = excluded.merchant_id, doc = excluded.doc",
+        )
+        .bind(&session.session)
+        .bind(&session.app_key)
+        .bind(&session.merchant_id)
+        .bind(encode_credential(session)?)
+        .execute(&self.write)
+        .await
+        .map_err(|e| missing_parent(e, "TOP app", &session.app_key))?;
+        Ok(())
+    }
+
+    async fn get_top_session(&self, session: &str) -> Result<Option<TopSession>, StoreError> {
+        let doc: Option<String> =
+            sqlx::query_scalar("SELECT doc FROM top_session WHERE session = ?1")
+                .bind(session)
+                .fetch_optional(&self.read)
+                .await?;
+        doc.map(|d| decode_credential("TOP session", &redact(session), &d))
+            .transpose()
+    }
+
+    async fn list_top_sessions(&self) -> Result<Vec<TopSession>, StoreError> {
+        list(
+            &self.read,
+            "SELECT session, doc FROM top_session ORDER BY session",
+            "TOP session",
+            true,
+        )
+        .await
+    }
+
+    async fn delete_top_session(&self, session: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM top_session WHERE session = ?1")
+            .bind(session)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    fn nonce_store(self: Arc<Self>) -> Arc<dyn NonceStore> {
+        self
+    }
+}
+
+#[async_trait]
+impl NonceStore for SqliteStore {
+    async fn claim(
+        &self,
+        app_id: &str,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let now_ms = millis(now);
+        if self.nonce_claims.fetch_add(1, Ordering::Relaxed) % NONCE_PURGE_EVERY == 0 {
+            sqlx::query(
+                "DELETE FROM used_nonce WHERE rowid IN \
+                 (SELECT rowid FROM used_nonce WHERE expires_at <= ?1 LIMIT ?2)",
+            )
+            .bind(now_ms)
+            .bind(NONCE_PURGE_LIMIT)
+            .execute(&self.write)
+            .await?;
+        }
+        // Inserted, or an expired row reclaimed: one row changed. A live row: none.
+        let done = sqlx::query(
+            "INSERT INTO used_nonce (app_id, nonce, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (app_id, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE used_nonce.expires_at <= ?4",
+        )
+        .bind(app_id)
+        .bind(nonce)
+        .bind(millis(expires_at))
+        .bind(now_ms)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Lists credentials of one table as `(key, doc)` rows.
+async fn list<T: serde::de::DeserializeOwned>(
+    pool: &SqlitePool,
+    sql: &'static str,
+    what: &str,
+    secret_key: bool,
+) -> Result<Vec<T>, StoreError> {
+    let rows = sqlx::query(sql).fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            let key: &str = row.try_get(0)?;
+            let doc: &str = row.try_get(1)?;
+            let shown = if secret_key {
+                redact(key)
+            } else {
+                key.to_string()
+            };
+            decode_credential(what, &shown, doc)
+        })
+        .collect()
+}
+
+/// Tokens and sessions are secrets: an error names only their first characters.
+fn redact(secret: &str) -> String {
+    tradeq_model::credentials::redact(secret)
+}

@@ -1,0 +1,368 @@
+//! `tradeq apps …`: Alipay apps, app auth tokens, TOP apps and TOP sessions, written straight to
+//! the store (a running server picks changes up on the next request).
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+
+use tradeq_model::credentials::{redact, AlipayApp, AppAuthToken, TopApp, TopSession};
+use tradeq_model::Timestamp;
+use tradeq_wire::alipay::keys;
+
+use super::StoreArgs;
+
+#[derive(Debug, Args)]
+pub struct AppsArgs {
+    #[command(subcommand)]
+    command: AppsCommand,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum AppsCommand {
+    /// Alipay apps.
+    #[command(subcommand)]
+    Alipay(AlipayCommand),
+    /// Alipay app auth tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// TOP apps.
+    #[command(subcommand)]
+    Top(TopCommand),
+    /// TOP sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AlipayCommand {
+    /// Register an app. A platform key pair that signs its answers is generated unless given;
+    /// its public key is printed for the app's developers.
+    Add {
+        #[arg(long)]
+        app_id: String,
+        /// The merchant (PID) owning the app.
+        #[arg(long)]
+        merchant_pid: String,
+        /// The app's public key: a file, or the key itself (SPKI or PKCS#1, PEM or base64).
+        #[arg(long)]
+        public_key: String,
+        /// Allowed sign types.
+        #[arg(long, value_delimiter = ',', default_value = "RSA2,RSA")]
+        sign_types: Vec<String>,
+        /// AES content-encryption key (base64 of 16, 24 or 32 bytes).
+        #[arg(long, conflicts_with = "gen_aes_key")]
+        aes_key: Option<String>,
+        /// Generate an AES key (printed once).
+        #[arg(long)]
+        gen_aes_key: bool,
+        /// Contract flag: always return fund_bill_list.
+        #[arg(long)]
+        always_fund_bill_list: bool,
+        /// Use this platform private key (a file or the key) instead of generating one.
+        #[arg(long)]
+        platform_private_key: Option<String>,
+    },
+    /// List apps.
+    List,
+    /// Remove an app and its app auth tokens.
+    Remove { app_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Grant a token: the app acts for `--merchant-pid` when it sends it.
+    Add {
+        #[arg(long)]
+        app_id: String,
+        #[arg(long)]
+        merchant_pid: String,
+        /// The token text (generated when absent).
+        #[arg(long)]
+        token: Option<String>,
+        /// Expiry, `yyyy-MM-dd HH:mm:ss` (GMT+8).
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List tokens.
+    List,
+    /// Revoke a token.
+    Remove { token: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum TopCommand {
+    /// Register a TOP app.
+    Add {
+        #[arg(long)]
+        app_key: String,
+        /// The secret (generated when absent; printed once).
+        #[arg(long)]
+        app_secret: Option<String>,
+        #[arg(long, value_delimiter = ',', default_value = "md5,hmac,hmac-sha256")]
+        sign_methods: Vec<String>,
+        /// The merchant owning the app.
+        #[arg(long)]
+        merchant_id: String,
+    },
+    /// List TOP apps.
+    List,
+    /// Remove a TOP app and its sessions.
+    Remove { app_key: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionCommand {
+    /// Create a session acting for a merchant.
+    Add {
+        #[arg(long)]
+        app_key: String,
+        #[arg(long)]
+        merchant_id: String,
+        /// The session key (generated when absent).
+        #[arg(long)]
+        session: Option<String>,
+        /// Expiry, `yyyy-MM-dd HH:mm:ss` (GMT+8).
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List sessions.
+    List,
+    /// Remove a session.
+    Remove { session: String },
+}
+
+fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    openssl::rand::rand_bytes(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A key given as a path or as the key text itself.
+fn key_text(arg: &str) -> anyhow::Result<String> {
+    let path = std::path::Path::new(arg);
+    if !arg.contains("-----") && path.is_file() {
+        return std::fs::read_to_string(path).with_context(|| format!("cannot read {arg}"));
+    }
+    Ok(arg.to_string())
+}
+
+fn expiry(arg: Option<String>) -> anyhow::Result<Option<Timestamp>> {
+    arg.map(|s| {
+        Timestamp::parse(&s)
+            .with_context(|| format!("`{s}` is not a time: use yyyy-MM-dd HH:mm:ss (GMT+8)"))
+    })
+    .transpose()
+}
+
+pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
+    let store = args.store.open().await?;
+    match args.command {
+        AppsCommand::Alipay(cmd) => match cmd {
+            AlipayCommand::Add {
+                app_id,
+                merchant_pid,
+                public_key,
+                sign_types,
+                aes_key,
+                gen_aes_key,
+                always_fund_bill_list,
+                platform_private_key,
+            } => {
+                for t in &sign_types {
+                    if t != "RSA2" && t != "RSA" {
+                        bail!("sign type `{t}` is not supported: use RSA2 and/or RSA");
+                    }
+                }
+                let app_public = keys::parse_public_key(&key_text(&public_key)?)
+                    .context("--public-key is not a usable RSA public key")?;
+                let platform = match platform_private_key {
+                    Some(k) => keys::parse_private_key(&key_text(&k)?)
+                        .context("--platform-private-key is not a usable RSA private key")?,
+                    None => keys::generate_rsa_2048()?,
+                };
+                let platform_public = keys::public_from_private(&platform)?;
+                let aes_key = match (aes_key, gen_aes_key) {
+                    (Some(k), _) => {
+                        tradeq_wire::alipay::aes::aes_encrypt(&k, b"{}")
+                            .context("--aes-key must be base64 of 16, 24 or 32 bytes")?;
+                        Some(k)
+                    }
+                    (None, true) => {
+                        let mut raw = [0u8; 16];
+                        openssl::rand::rand_bytes(&mut raw)?;
+                        let k =
+                            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw);
+                        println!("AES key (keep it secret): {k}");
+                        Some(k)
+                    }
+                    (None, false) => None,
+                };
+                let app = AlipayApp {
+                    app_id: app_id.clone(),
+                    merchant_pid,
+                    app_public_key_pem: keys::public_key_to_spki_pem(&app_public)?,
+                    sign_types,
+                    platform_private_key_pem: keys::private_key_to_pkcs8_pem(&platform)?,
+                    platform_public_key_pem: keys::public_key_to_spki_pem(&platform_public)?,
+                    aes_key,
+                    always_fund_bill_list,
+                };
+                store.put_alipay_app(&app).await?;
+                println!("added Alipay app {app_id}");
+                println!("platform (\"Alipay\") public key for the app's SDK configuration:");
+                print!("{}", app.platform_public_key_pem);
+                println!("{}", keys::public_key_to_spki_base64(&platform_public)?);
+            }
+            AlipayCommand::List => {
+                for a in store.list_alipay_apps().await? {
+                    println!(
+                        "{}\tmerchant {}\tsign types {}\taes {}\talways_fund_bill_list {}",
+                        a.app_id,
+                        a.merchant_pid,
+                        a.sign_types.join(","),
+                        if a.aes_key.is_some() { "yes" } else { "no" },
+                        a.always_fund_bill_list
+                    );
+                }
+            }
+            AlipayCommand::Remove { app_id } => {
+                if !store.delete_alipay_app(&app_id).await? {
+                    bail!("no Alipay app `{app_id}`");
+                }
+                println!("removed Alipay app {app_id} and its app auth tokens");
+            }
+        },
+        AppsCommand::Token(cmd) => match cmd {
+            TokenCommand::Add {
+                app_id,
+                merchant_pid,
+                token,
+                expires_at,
+            } => {
+                if store.get_alipay_app(&app_id).await?.is_none() {
+                    bail!("no Alipay app `{app_id}`: add it first");
+                }
+                let token = match token {
+                    Some(t) => t,
+                    None => random_hex(20)?,
+                };
+                store
+                    .put_app_auth_token(&AppAuthToken {
+                        token: token.clone(),
+                        app_id,
+                        merchant_pid,
+                        expires_at: expiry(expires_at)?,
+                    })
+                    .await?;
+                println!("{token}");
+            }
+            TokenCommand::List => {
+                for t in store.list_app_auth_tokens().await? {
+                    println!(
+                        "{}\tapp {}\tmerchant {}\texpires {}",
+                        redact(&t.token),
+                        t.app_id,
+                        t.merchant_pid,
+                        t.expires_at.map_or("never".to_string(), |e| e.to_string())
+                    );
+                }
+            }
+            TokenCommand::Remove { token } => {
+                if !store.delete_app_auth_token(&token).await? {
+                    bail!("no such app auth token");
+                }
+                println!("revoked");
+            }
+        },
+        AppsCommand::Top(cmd) => match cmd {
+            TopCommand::Add {
+                app_key,
+                app_secret,
+                sign_methods,
+                merchant_id,
+            } => {
+                for m in &sign_methods {
+                    if !["md5", "hmac", "hmac-sha256"].contains(&m.as_str()) {
+                        bail!("sign method `{m}` is not supported: use md5, hmac, hmac-sha256");
+                    }
+                }
+                let secret = match app_secret {
+                    Some(s) => s,
+                    None => random_hex(16)?,
+                };
+                store
+                    .put_top_app(&TopApp {
+                        app_key: app_key.clone(),
+                        app_secret: secret.clone(),
+                        sign_methods,
+                        merchant_id,
+                    })
+                    .await?;
+                println!("added TOP app {app_key}; secret (shown once): {secret}");
+            }
+            TopCommand::List => {
+                for a in store.list_top_apps().await? {
+                    println!(
+                        "{}\tmerchant {}\tsign methods {}",
+                        a.app_key,
+                        a.merchant_id,
+                        a.sign_methods.join(",")
+                    );
+                }
+            }
+            TopCommand::Remove { app_key } => {
+                if !store.delete_top_app(&app_key).await? {
+                    bail!("no TOP app `{app_key}`");
+                }
+                println!("removed TOP app {app_key} and its sessions");
+            }
+        },
+        AppsCommand::Session(cmd) => match cmd {
+            SessionCommand::Add {
+                app_key,
+                merchant_id,
+                session,
+                expires_at,
+            } => {
+                if store.get_top_app(&app_key).await?.is_none() {
+                    bail!("no TOP app `{app_key}`: add it first");
+                }
+                let session = match session {
+                    Some(s) => s,
+                    None => random_hex(20)?,
+                };
+                store
+                    .put_top_session(&TopSession {
+                        session: session.clone(),
+                        app_key,
+                        merchant_id,
+                        expires_at: expiry(expires_at)?,
+                    })
+                    .await?;
+                println!("{session}");
+            }
+            SessionCommand::List => {
+                for s in store.list_top_sessions().await? {
+                    println!(
+                        "{}\tapp {}\tmerchant {}\texpires {}",
+                        redact(&s.session),
+                        s.app_key,
+                        s.merchant_id,
+                        s.expires_at.map_or("never".to_string(), |e| e.to_string())
+                    );
+                }
+            }
+            SessionCommand::Remove { session } => {
+                if !store.delete_top_session(&session).await? {
+                    bail!("no such session");
+                }
+                println!("removed");
+            }
+        },
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

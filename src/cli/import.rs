@@ -1,0 +1,306 @@
+//! `tradeq import KIND FILE.jsonl`: a streaming bulk load in batched transactions.
+//!
+//! Each line is one record. A bad line is reported as `line N: field: reason` and skipped; the
+//! good lines around it load. Loading the same file again changes nothing (unchanged records
+//! are not rewritten). A checkpoint after every committed batch lets an interrupted import
+//! resume where it stopped.
+
+use std::io::{BufRead, BufReader, IsTerminal, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use tradeq_model::{Record, RecordKind};
+use tradeq_store::{Store, StoreError, WriteOutcome};
+
+use super::StoreArgs;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Record kind: alipay-trade, koubei-order, onsite-trade or omni-order.
+    kind: RecordKind,
+    /// The JSONL file (one record per line; `-` reads standard input).
+    file: PathBuf,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=50_000))]
+    batch_size: u32,
+    /// Ignore a checkpoint left by an interrupted run and start from the first line.
+    #[arg(long)]
+    restart: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Where an interrupted import of one file stopped.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Checkpoint {
+    file: String,
+    file_len: u64,
+    modified_secs: u64,
+    byte_offset: u64,
+    line: u64,
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    inserted: u64,
+    updated: u64,
+    unchanged: u64,
+    rejected: u64,
+}
+
+pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let store = args.store.open().await?;
+    let checkpoint_path = checkpoint_path(&args.store.data_dir(), &args.file)?;
+    let stdin = args.file.as_os_str() == "-";
+    let (reader, total_bytes, identity): (Box<dyn BufRead>, Option<u64>, Option<(u64, u64)>) =
+        if stdin {
+            (Box::new(BufReader::new(std::io::stdin())), None, None)
+        } else {
+            let mut f = std::fs::File::open(&args.file)
+                .with_context(|| format!("cannot open {}", args.file.display()))?;
+            let meta = f.metadata()?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            let identity = (meta.len(), modified);
+            let mut start = (0u64, 0u64);
+            if !args.restart {
+                if let Some(cp) = read_checkpoint(&checkpoint_path) {
+                    if cp.file_len == identity.0 && cp.modified_secs == identity.1 {
+                        eprintln!(
+                            "resuming {} after line {} (use --restart to start over)",
+                            args.file.display(),
+                            cp.line
+                        );
+                        start = (cp.byte_offset, cp.line);
+                    }
+                }
+            }
+            f.seek(SeekFrom::Start(start.0))?;
+            let reader = ImportReader::new(Box::new(BufReader::with_capacity(1 << 20, f)), start);
+            return finish(
+                import(
+                    store.as_ref(),
+                    &args,
+                    reader,
+                    Some(identity.0),
+                    &checkpoint_path,
+                    Some(identity),
+                )
+                .await?,
+                &checkpoint_path,
+            );
+        };
+    let reader = ImportReader::new(reader, (0, 0));
+    finish(
+        import(
+            store.as_ref(),
+            &args,
+            reader,
+            total_bytes,
+            &checkpoint_path,
+            identity,
+        )
+        .await?,
+        &checkpoint_path,
+    )
+}
+
+fn finish(totals: Totals, checkpoint: &Path) -> anyhow::Result<ExitCode> {
+    let _ = std::fs::remove_file(checkpoint);
+    eprintln!(
+        "inserted {}, updated {}, unchanged {}, rejected {}",
+        totals.inserted, totals.updated, totals.unchanged, totals.rejected
+    );
+    Ok(if totals.rejected > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Lines with their numbers and byte offsets.
+struct ImportReader {
+    inner: Box<dyn BufRead>,
+    offset: u64,
+    line: u64,
+}
+
+impl ImportReader {
+    fn new(inner: Box<dyn BufRead>, (offset, line): (u64, u64)) -> ImportReader {
+        ImportReader {
+            inner,
+            offset,
+            line,
+        }
+    }
+
+    /// The next line (without its newline), its number, or `None` at the end.
+    fn next_line(&mut self, buf: &mut Vec<u8>) -> std::io::Result<Option<u64>> {
+        buf.clear();
+        let n = self.inner.read_until(b'\n', buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.offset += n as u64;
+        self.line += 1;
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        Ok(Some(self.line))
+    }
+}
+
+async fn import(
+    store: &dyn Store,
+    args: &ImportArgs,
+    mut reader: ImportReader,
+    total_bytes: Option<u64>,
+    checkpoint_path: &Path,
+    identity: Option<(u64, u64)>,
+) -> anyhow::Result<Totals> {
+    let bar = progress(total_bytes, reader.offset);
+    let started = Instant::now();
+    let mut last_log = Instant::now();
+    let mut totals = Totals::default();
+    let mut batch: Vec<Record> = Vec::with_capacity(args.batch_size as usize);
+    let mut lines: Vec<u64> = Vec::with_capacity(args.batch_size as usize);
+    let mut buf = Vec::new();
+    loop {
+        let next = reader.next_line(&mut buf)?;
+        if let Some(line) = next {
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match std::str::from_utf8(&buf) {
+                Err(e) => reject(
+                    &bar,
+                    &mut totals,
+                    line,
+                    "(record)",
+                    &format!("not UTF-8: {e}"),
+                ),
+                Ok(text) => match Record::from_json(args.kind, text) {
+                    Ok(r) => {
+                        batch.push(r);
+                        lines.push(line);
+                    }
+                    Err(e) => reject(&bar, &mut totals, line, &e.field, &e.reason),
+                },
+            }
+        }
+        if batch.len() >= args.batch_size as usize || (next.is_none() && !batch.is_empty()) {
+            let outcomes = store
+                .upsert_batch(&batch)
+                .await
+                .context("the store failed; the batch was rolled back and nothing of it written")?;
+            for (outcome, line) in outcomes.into_iter().zip(&lines) {
+                match outcome {
+                    Ok(WriteOutcome::Inserted) => totals.inserted += 1,
+                    Ok(WriteOutcome::Updated) => totals.updated += 1,
+                    Ok(WriteOutcome::Unchanged) => totals.unchanged += 1,
+                    Err(e) => {
+                        let field = match &e {
+                            StoreError::Stale { .. } => "gmt_modified",
+                            StoreError::KeyConflict { field, .. } => field,
+                            _ => "(record)",
+                        };
+                        reject(&bar, &mut totals, *line, field, &e.to_string());
+                    }
+                }
+            }
+            batch.clear();
+            lines.clear();
+            if let Some((len, modified)) = identity {
+                write_checkpoint(
+                    checkpoint_path,
+                    &Checkpoint {
+                        file: args.file.display().to_string(),
+                        file_len: len,
+                        modified_secs: modified,
+                        byte_offset: reader.offset,
+                        line: reader.line,
+                    },
+                );
+            }
+            bar.set_position(reader.offset);
+            let done = totals.inserted + totals.updated + totals.unchanged;
+            bar.set_message(format!("{done} records"));
+            if bar.is_hidden() && last_log.elapsed() > Duration::from_secs(5) {
+                eprintln!(
+                    "{done} records loaded, {} rejected, line {}",
+                    totals.rejected, reader.line
+                );
+                last_log = Instant::now();
+            }
+        }
+        if next.is_none() {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    let done = totals.inserted + totals.updated + totals.unchanged;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{done} records in {secs:.2} s ({:.0} records/s)",
+        if secs > 0.0 { done as f64 / secs } else { 0.0 }
+    );
+    Ok(totals)
+}
+
+fn reject(bar: &ProgressBar, totals: &mut Totals, line: u64, field: &str, reason: &str) {
+    totals.rejected += 1;
+    bar.suspend(|| eprintln!("line {line}: {field}: {reason}"));
+}
+
+fn progress(total: Option<u64>, start: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] [{bar:40}] {bytes}/{total_bytes} {msg} ({eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_position(start);
+    bar
+}
+
+fn checkpoint_path(data_dir: &Path, file: &Path) -> anyhow::Result<PathBuf> {
+    let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let digest = openssl::sha::sha256(canonical.display().to_string().as_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(data_dir.join("imports").join(format!("{name}.checkpoint")))
+}
+
+fn read_checkpoint(path: &Path) -> Option<Checkpoint> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_checkpoint(path: &Path, cp: &Checkpoint) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(text) = serde_json::to_string(cp) {
+        // A lost checkpoint only costs a re-read of lines that load as unchanged.
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use tradeq_store::Store;
+
+mod apps;
+mod generate;
+mod import;
+mod keys;
+mod serve;
+
+/// A protocol-faithful implementation of five Alipay and Taobao Open Platform trade/order query
+/// APIs.
+#[derive(Debug, Parser)]
+#[command(name = "tradeq", version, about)]
+pub struct Cli {
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the protocol front doors and the admin API.
+    Serve(serve::ServeArgs),
+    /// Load records from a JSONL file into the store.
+    Import(import::ImportArgs),
+    /// Manage apps, app auth tokens and TOP sessions.
+    Apps(apps::AppsArgs),
+    /// Generate keys.
+    Keys(keys::KeysArgs),
+    /// Demo data tools.
+    Demo(generate::DemoArgs),
+}
+
+/// Where the data lives; shared by every command that opens the store.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory (the embedded SQLite store lives in it) [default: ./tradeq-data].
+    #[arg(long, env = "TRADEQ_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A database URL instead of the embedded store: postgres://… or sqlite://FILE.
+    #[arg(long, env = "TRADEQ_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./tradeq-data"))
+    }
+
+    /// The URL of the store these arguments name.
+    pub fn url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        let dir = self.data_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        Ok(format!("sqlite://{}", dir.join("tradeq.db").display()))
+    }
+
+    /// Opens the store (running migrations).
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        let url = self.url()?;
+        tradeq_store::open(&url)
+            .await
+            .with_context(|| format!("cannot open the store at {}", redact_url(&url)))
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the level.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info,sqlx=warn",
+        1 => "debug,sqlx=info,hyper=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Import(args) => import::run(args).await,
+        Command::Apps(args) => apps::run(args).await,
+        Command::Keys(args) => keys::run(args),
+        Command::Demo(args) => generate::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@host/db"),
+            "postgres://u:***@host/db"
+        );
+        assert_eq!(redact_url("postgres://u@host/db"), "postgres://u@host/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

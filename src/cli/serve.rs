@@ -1,0 +1,244 @@
+//! `tradeq serve`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+use tradeq_server::serve::shutdown_signal;
+use tradeq_server::{AppState, Listeners, ServerConfig};
+use tradeq_store::memory_nonces::MemoryNonceStore;
+use tradeq_store::{NonceStore, Store};
+
+use super::StoreArgs;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Protocol listener address [default: 127.0.0.1:8080].
+    #[arg(long, env = "TRADEQ_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Admin API listener address [default: 127.0.0.1:8081].
+    #[arg(long, env = "TRADEQ_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// A TOML configuration file (see the README); flags and TRADEQ_* variables win over it.
+    #[arg(long, env = "TRADEQ_CONFIG")]
+    config: Option<PathBuf>,
+    /// The admin API bearer token; generated and kept in the store when not given.
+    #[arg(long, env = "TRADEQ_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Install the demo data set and credentials on first start (kept afterwards).
+    #[arg(long)]
+    demo: bool,
+}
+
+/// The configuration file: every setting optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    admin_token: Option<String>,
+    v2_timestamp_window_secs: Option<i64>,
+    v3_timestamp_window_secs: Option<i64>,
+    top_timestamp_window_secs: Option<i64>,
+    max_body_bytes: Option<usize>,
+    max_admin_body_bytes: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    signature_cache_entries: Option<usize>,
+}
+
+fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let file = match &args.config {
+        Some(p) => load_file(p)?,
+        None => FileConfig::default(),
+    };
+    let mut config = ServerConfig::default();
+    config.listen = args.listen.or(file.listen).unwrap_or(config.listen);
+    config.admin_listen = args
+        .admin_listen
+        .or(file.admin_listen)
+        .unwrap_or(config.admin_listen);
+    macro_rules! overlay {
+        ($($field:ident),*) => {$(if let Some(v) = file.$field { config.$field = v; })*};
+    }
+    overlay!(
+        v2_timestamp_window_secs,
+        v3_timestamp_window_secs,
+        top_timestamp_window_secs,
+        max_body_bytes,
+        max_admin_body_bytes,
+        signature_cache_entries
+    );
+    if let Some(s) = file.request_timeout_secs {
+        config.request_timeout = std::time::Duration::from_secs(s);
+    }
+    let store_args = StoreArgs {
+        data_dir: args.store.data_dir.clone().or(file.data_dir.clone()),
+        database_url: args
+            .store
+            .database_url
+            .clone()
+            .or(file.database_url.clone()),
+    };
+    let data_dir = store_args.data_dir();
+    let url = store_args.url()?;
+    let (store, nonces): (Arc<dyn Store>, Arc<dyn NonceStore>) = if url.starts_with("sqlite") {
+        let store = tradeq_store::sqlite::SqliteStore::open(&url)
+            .await
+            .with_context(|| format!("cannot open the store at {url}"))?;
+        (Arc::new(store), Arc::new(MemoryNonceStore::default()))
+    } else {
+        let store = Arc::new(
+            tradeq_store::postgres::PgStore::open(&url)
+                .await
+                .with_context(|| format!("cannot open the store at {}", super::redact_url(&url)))?,
+        );
+        (store.clone(), store)
+    };
+
+    let admin_token = match args.admin_token.or(file.admin_token) {
+        Some(t) => t,
+        None => stored_admin_token(store.as_ref(), &data_dir).await?,
+    };
+
+    let listeners = Listeners::bind(config.listen, config.admin_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} and {}",
+                config.listen, config.admin_listen
+            )
+        })?;
+    let gateway_url = format!("http://{}", listeners.protocol.local_addr()?);
+    let admin_url = format!("http://{}", listeners.admin.local_addr()?);
+
+    if args.demo {
+        let creds = tradeq_server::demo::install(
+            store.as_ref(),
+            &gateway_url,
+            &admin_url,
+            &admin_token,
+            chrono::Utc::now(),
+        )
+        .await
+        .context("cannot install the demo data")?;
+        std::fs::create_dir_all(&data_dir)?;
+        let path = data_dir.join("demo-credentials.json");
+        write_private(&path, &serde_json::to_string_pretty(&creds)?)?;
+        println!("{}", demo_banner(&creds, &path));
+    }
+
+    let state = AppState::new(store.clone(), nonces, config, admin_token);
+    tracing::info!(
+        backend = store.backend(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "tradeq ready"
+    );
+    tradeq_server::serve(state, listeners, shutdown_signal())
+        .await
+        .context("server failed")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The admin token kept in the store, created on first start and mirrored to
+/// `<data-dir>/admin-token` (mode 0600) so an operator can read it.
+async fn stored_admin_token(store: &dyn Store, data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(t) = store.get_meta("admin_token").await? {
+        return Ok(t);
+    }
+    let mut bytes = [0u8; 24];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    store.put_meta("admin_token", &token).await?;
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join("admin-token");
+    write_private(&path, &token)?;
+    tracing::info!("admin token created and written to {}", path.display());
+    Ok(token)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// What `serve --demo` prints: where the credentials are and a ready snippet per SDK.
+pub fn demo_banner(creds: &tradeq_server::demo::DemoCredentials, path: &Path) -> String {
+    let gw = &creds.gateway_url;
+    let a = &creds.alipay;
+    let t = &creds.top;
+    let host_port = gw.trim_start_matches("http://");
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "80"));
+    format!(
+        r#"
+tradeq demo is running.
+  credentials: {path}
+  gateway:     {gw}   (Alipay v2 {gw}/gateway.do, v3 {gw}/v3/alipay/trade/query, TOP {gw}/router/rest)
+  admin API:   {admin}  (Authorization: Bearer <admin_token from the credentials file>)
+
+Try it:
+  cargo run --release -- query alipay.trade.query --credentials {path} trade_no=2013112011001004330000121536
+
+Node (npm i alipay-sdk):
+  const {{ AlipaySdk }} = require('alipay-sdk');
+  const creds = require('{path}');
+  const sdk = new AlipaySdk({{ appId: creds.alipay.app_id, privateKey: creds.alipay.app_private_key_pkcs1_pem,
+    alipayPublicKey: creds.alipay.alipay_public_key_pem, gateway: creds.gateway_url + '/gateway.do',
+    endpoint: creds.gateway_url }});
+  await sdk.exec('alipay.trade.query', {{ bizContent: {{ out_trade_no: '6823789339978248' }} }}, {{ validateSign: true }});
+  await sdk.curl('POST', '/v3/alipay/trade/query', {{ body: {{ trade_no: '2013112011001004330000121536' }} }});
+
+Python, community SDK (pip install python-alipay-sdk):
+  from alipay import AliPay
+  c = AliPay(appid="{app_id}", app_notify_url=None, app_private_key_string=APP_PRIVATE_KEY_PKCS1_PEM,
+             alipay_public_key_string=ALIPAY_PUBLIC_KEY_PEM, sign_type="RSA2")
+  c._gateway = "{gw}/gateway.do"
+  c.api_alipay_trade_query(out_trade_no="6823789339978248")
+
+Python, official SDK (pip install alipay-sdk-python; it only reaches port 80: serve with --listen 127.0.0.1:80):
+  config = AlipayClientConfig(); config.server_url = "http://{host}/gateway.do"; config.app_id = "{app_id}"
+  config.app_private_key = APP_PRIVATE_KEY_PKCS1_BASE64; config.alipay_public_key = ALIPAY_PUBLIC_KEY_BASE64
+
+Python TOP SDK (pip install taobao-sdk-python3):
+  import top.api; req = top.api.base.RestApi("{host}", {port}); req._RestApi__domain  # see README
+  app_key={app_key} session={session} (merchant {merchant}); guide user_id={guide}
+"#,
+        path = path.display(),
+        admin = creds.admin_url,
+        app_id = a.app_id,
+        app_key = t.app_key,
+        session = t.session,
+        merchant = t.merchant_id,
+        guide = t.guide_user_id,
+    )
+}
