@@ -1,0 +1,119 @@
+//! Bulk import rate: `cargo run --release -p tradeq-store --example import_bench [N] [BATCH]`.
+//!
+//! Upserts N (default 100,000) seed-like Alipay trades in batches of BATCH (default 1,000) into
+//! a fresh SQLite file, and into a fresh PostgreSQL schema when `TRADEQ_TEST_DATABASE_URL` is
+//! set; then imports the same records again (every one unchanged) and a newer version of each
+//! (every one updated). Only the store calls are timed: the records are built beforehand.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::Connection;
+use tradeq_model::{Record, RecordKind};
+use tradeq_store::{Store, WriteOutcome};
+
+fn trade(i: usize, version: i64) -> Result<Record, Box<dyn std::error::Error>> {
+    let doc = serde_json::json!({
+        "trade_no": format!("2013112011001004330{i:09}"),
+        "out_trade_no": format!("68237893{i:08}"),
+        "seller_id": format!("20881011179{:05}", i % 50),
+        "buyer_logon_id": "159****5620",
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": 8888,
+        "buyer_pay_amount": 888,
+        "point_amount": 10,
+        "invoice_amount": 1211,
+        "send_pay_date": "2014-11-27 15:45:57",
+        "receipt_amount": 1525,
+        "store_id": "nj_s_001",
+        "terminal_id": "nj_t_001",
+        "fund_bill_list": [
+            {"fund_channel": "ALIPAYACCOUNT", "amount": 1000, "real_amount": 1121},
+            {"fund_channel": "BANKCARD", "amount": 7888, "bank_code": "CMB", "fund_type": "DEBIT_CARD"}
+        ],
+        "store_name": "证大五道口店",
+        "buyer_user_id": "2088101117955611",
+        "subject": "Iphone6 16G",
+        "body": "Iphone6 16G",
+        "gmt_modified": "2014-11-27 15:45:57",
+        "version": version,
+    });
+    Ok(Record::from_json(RecordKind::AlipayTrade, &doc.to_string())?)
+}
+
+async fn run(
+    name: &str,
+    store: &Arc<dyn Store>,
+    records: &[Record],
+    batch: usize,
+    expect: WriteOutcome,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    for chunk in records.chunks(batch) {
+        for outcome in store.upsert_batch(chunk).await? {
+            if outcome? != expect {
+                return Err(format!("{name}: expected {expect:?}").into());
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let rate = records.len() as f64 / secs;
+    println!(
+        "{:<10} {name:<10} {} records in {secs:.2} s: {rate:>9.0} records/s",
+        store.backend(),
+        records.len()
+    );
+    Ok(rate)
+}
+
+async fn bench(
+    store: Arc<dyn Store>,
+    fresh: &[Record],
+    newer: &[Record],
+    batch: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    run("insert", &store, fresh, batch, WriteOutcome::Inserted).await?;
+    run("unchanged", &store, fresh, batch, WriteOutcome::Unchanged).await?;
+    run("update", &store, newer, batch, WriteOutcome::Updated).await?;
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100_000);
+    let batch: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000);
+    let fresh = (0..n).map(|i| trade(i, 1)).collect::<Result<Vec<_>, _>>()?;
+    let newer = (0..n).map(|i| trade(i, 2)).collect::<Result<Vec<_>, _>>()?;
+    println!(
+        "{n} Alipay trades of ~{} bytes, batches of {batch}",
+        fresh[0].to_json().len()
+    );
+
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    bench(tradeq_store::open(&url).await?, &fresh, &newer, batch).await?;
+
+    match std::env::var("TRADEQ_TEST_DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            let schema = format!("tq_bench_{}", std::process::id());
+            let mut admin = sqlx::PgConnection::connect(&base).await?;
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut admin)
+                .await?;
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options[search_path]={schema}");
+            let result = match tradeq_store::open(&url).await {
+                Ok(store) => bench(store, &fresh, &newer, batch).await,
+                Err(e) => Err(e.into()),
+            };
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&mut admin)
+                .await?;
+            result?;
+        }
+        _ => println!("postgres: skipped, TRADEQ_TEST_DATABASE_URL is not set"),
+    }
+    Ok(())
+}

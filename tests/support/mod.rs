@@ -1,0 +1,233 @@
+//! Shared harness of the end-to-end tests: a real `tradeq serve` process, and the rule that a
+//! test missing a tool or service skips with a printed reason on a bare machine but fails when
+//! `TRADEQ_REQUIRE_ALL=1` (CI), so CI can never pass by skipping.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Skips (returns) with a reason, or panics when every prerequisite is required.
+#[macro_export]
+macro_rules! skip_or_fail {
+    ($($arg:tt)*) => {{
+        let reason = format!($($arg)*);
+        if $crate::support::require_all() {
+            panic!("required by TRADEQ_REQUIRE_ALL=1 but unavailable: {reason}");
+        }
+        eprintln!("skipped: {reason}");
+        return;
+    }};
+}
+
+/// Whether `TRADEQ_REQUIRE_ALL=1`.
+pub fn require_all() -> bool {
+    std::env::var("TRADEQ_REQUIRE_ALL").is_ok_and(|v| v == "1")
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running `tradeq serve --demo`, stopped with SIGTERM when dropped.
+pub struct TestServer {
+    child: Child,
+    /// The data directory (holds demo-credentials.json).
+    pub data_dir: tempfile::TempDir,
+    /// Protocol port.
+    pub port: u16,
+    /// Admin port.
+    pub admin_port: u16,
+}
+
+impl TestServer {
+    /// Starts a demo server on fresh ports (or `port` for the protocol listener) and waits until
+    /// both listeners answer.
+    pub fn start_demo(port: Option<u16>, extra_args: &[&str]) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let port = port.unwrap_or_else(free_port);
+        let admin_port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradeq"));
+        cmd.arg("serve")
+            .arg("--demo")
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--admin-listen")
+            .arg(format!("127.0.0.1:{admin_port}"))
+            .args(extra_args)
+            .env_remove("TRADEQ_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn tradeq serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let creds = data_dir.path().join("demo-credentials.json");
+        loop {
+            if creds.exists()
+                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", admin_port)).is_ok()
+            {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(stderr) = child.stderr.take() {
+                    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                        err.push_str(&line);
+                        err.push('\n');
+                    }
+                }
+                panic!("tradeq serve exited early ({status}):\n{err}");
+            }
+            assert!(Instant::now() < deadline, "tradeq serve did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Keep draining stderr so the child never blocks on a full pipe.
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("[tradeq] {line}");
+                }
+            });
+        }
+        TestServer {
+            child,
+            data_dir,
+            port,
+            admin_port,
+        }
+    }
+
+    /// Path of `demo-credentials.json`.
+    pub fn credentials_path(&self) -> PathBuf {
+        self.data_dir.path().join("demo-credentials.json")
+    }
+
+    /// The credentials as JSON.
+    pub fn credentials(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.credentials_path()).expect("credentials");
+        serde_json::from_str(&text).expect("credentials JSON")
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        terminate(&mut self.child)
+    }
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    #[cfg(unix)]
+    {
+        // SAFETY-free: `kill` is invoked as a process, not through libc.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return child.wait().expect("wait");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            terminate(&mut self.child);
+        }
+    }
+}
+
+/// The Python virtualenv and Node folder of the conformance suites, installed from the
+/// registries on first use (`tests/conformance/setup.sh`). `None` when a tool is missing.
+pub struct Toolchain {
+    /// `tests/conformance/.venv/bin/python`.
+    pub python: PathBuf,
+    /// `tests/conformance/node` (holds node_modules).
+    pub node_dir: PathBuf,
+}
+
+/// Runs `tests/conformance/setup.sh` once per test process.
+pub fn toolchain() -> Result<Toolchain, String> {
+    static ONCE: std::sync::OnceLock<Result<Toolchain, String>> = std::sync::OnceLock::new();
+    let r = ONCE.get_or_init(|| {
+        for tool in ["python3", "node", "npm"] {
+            if Command::new(tool).arg("--version").output().is_err() {
+                return Err(format!("`{tool}` is not installed"));
+            }
+        }
+        let dir = root().join("tests/conformance");
+        let out = Command::new("bash")
+            .arg(dir.join("setup.sh"))
+            .output()
+            .map_err(|e| format!("cannot run setup.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "setup.sh failed (package registries unreachable?):\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(Toolchain {
+            python: dir.join(".venv/bin/python"),
+            node_dir: dir.join("node"),
+        })
+    });
+    match r {
+        Ok(t) => Ok(Toolchain {
+            python: t.python.clone(),
+            node_dir: t.node_dir.clone(),
+        }),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Runs a script of the suite with the server's coordinates in its environment, echoing its
+/// output, and fails the test if it fails.
+pub fn run_suite(program: &Path, args: &[&str], server: &TestServer, cwd: &Path) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env("TRADEQ_CREDENTIALS", server.credentials_path())
+        .env("TRADEQ_GATEWAY", server.base_url())
+        .env("TRADEQ_PORT", server.port.to_string())
+        .env("TRADEQ_ADMIN_URL", format!("http://127.0.0.1:{}", server.admin_port))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert!(
+        out.status.success(),
+        "{} {:?} failed ({})",
+        program.display(),
+        args,
+        out.status
+    );
+}
