@@ -57,61 +57,53 @@ struct Totals {
 pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let store = args.store.open().await?;
     let checkpoint_path = checkpoint_path(&args.store.data_dir(), &args.file)?;
-    let stdin = args.file.as_os_str() == "-";
-    let (reader, total_bytes, identity): (Box<dyn BufRead>, Option<u64>, Option<(u64, u64)>) =
-        if stdin {
-            (Box::new(BufReader::new(std::io::stdin())), None, None)
-        } else {
-            let mut f = std::fs::File::open(&args.file)
-                .with_context(|| format!("cannot open {}", args.file.display()))?;
-            let meta = f.metadata()?;
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            let identity = (meta.len(), modified);
-            let mut start = (0u64, 0u64);
-            if !args.restart {
-                if let Some(cp) = read_checkpoint(&checkpoint_path) {
-                    if cp.file_len == identity.0 && cp.modified_secs == identity.1 {
-                        eprintln!(
-                            "resuming {} after line {} (use --restart to start over)",
-                            args.file.display(),
-                            cp.line
-                        );
-                        start = (cp.byte_offset, cp.line);
-                    }
-                }
-            }
-            f.seek(SeekFrom::Start(start.0))?;
-            let reader = ImportReader::new(Box::new(BufReader::with_capacity(1 << 20, f)), start);
-            return finish(
-                import(
-                    store.as_ref(),
-                    &args,
-                    reader,
-                    Some(identity.0),
-                    &checkpoint_path,
-                    Some(identity),
-                )
-                .await?,
-                &checkpoint_path,
-            );
-        };
-    let reader = ImportReader::new(reader, (0, 0));
-    finish(
+    let totals = if args.file.as_os_str() == "-" {
+        let reader = ImportReader::new(Box::new(BufReader::new(std::io::stdin())), (0, 0));
+        import(store.as_ref(), &args, reader, None, &checkpoint_path, None).await?
+    } else {
+        let (reader, identity) = open_file(&args, &checkpoint_path)?;
         import(
             store.as_ref(),
             &args,
             reader,
-            total_bytes,
+            Some(identity.0),
             &checkpoint_path,
-            identity,
+            Some(identity),
         )
-        .await?,
-        &checkpoint_path,
-    )
+        .await?
+    };
+    store.close().await;
+    finish(totals, &checkpoint_path)
+}
+
+/// Opens the file, positioned after the last committed batch of an interrupted run of the same
+/// (unchanged) file. The identity is (length, modification time).
+fn open_file(args: &ImportArgs, checkpoint: &Path) -> anyhow::Result<(ImportReader, (u64, u64))> {
+    let mut f = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let meta = f.metadata()?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let identity = (meta.len(), modified);
+    let mut start = (0u64, 0u64);
+    if !args.restart {
+        if let Some(cp) = read_checkpoint(checkpoint) {
+            if cp.file_len == identity.0 && cp.modified_secs == identity.1 {
+                eprintln!(
+                    "resuming {} after line {} (use --restart to start over)",
+                    args.file.display(),
+                    cp.line
+                );
+                start = (cp.byte_offset, cp.line);
+            }
+        }
+    }
+    f.seek(SeekFrom::Start(start.0))?;
+    let reader = ImportReader::new(Box::new(BufReader::with_capacity(1 << 20, f)), start);
+    Ok((reader, identity))
 }
 
 fn finish(totals: Totals, checkpoint: &Path) -> anyhow::Result<ExitCode> {

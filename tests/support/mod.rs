@@ -132,6 +132,14 @@ impl TestServer {
     pub fn stop(mut self) -> std::process::ExitStatus {
         terminate(&mut self.child)
     }
+
+    /// Stops the server with SIGTERM and copies its data directory to `to` first-class (the
+    /// temporary directory itself goes away with the server).
+    pub fn stop_keep_dir(mut self, to: &Path) -> std::process::ExitStatus {
+        let status = terminate(&mut self.child);
+        copy_dir(self.data_dir.path(), to);
+        status
+    }
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
@@ -217,7 +225,10 @@ pub fn run_suite(program: &Path, args: &[&str], server: &TestServer, cwd: &Path)
         .env("TRADEQ_CREDENTIALS", server.credentials_path())
         .env("TRADEQ_GATEWAY", server.base_url())
         .env("TRADEQ_PORT", server.port.to_string())
-        .env("TRADEQ_ADMIN_URL", format!("http://127.0.0.1:{}", server.admin_port))
+        .env(
+            "TRADEQ_ADMIN_URL",
+            format!("http://127.0.0.1:{}", server.admin_port),
+        )
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -230,4 +241,16 @@ pub fn run_suite(program: &Path, args: &[&str], server: &TestServer, cwd: &Path)
         args,
         out.status
     );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
 }

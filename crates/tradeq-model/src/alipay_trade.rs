@@ -316,11 +316,7 @@ impl AlipayTrade {
             ("trans_pay_rate", &self.trans_pay_rate),
         ] {
             if let Some(r) = rate {
-                let ok = !r.is_empty()
-                    && r.split_once('.').map_or(r.as_str(), |(i, _)| i) != ""
-                    && r.bytes().filter(|b| *b == b'.').count() <= 1
-                    && r.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-                    && !r.ends_with('.');
+                let ok = is_decimal(r);
                 if !ok {
                     return Err(ValidationError::new(
                         name,
@@ -381,4 +377,13 @@ impl AlipayTrade {
         }
         Ok(())
     }
+}
+
+/// A plain non-negative decimal such as `30.025` or `7`.
+fn is_decimal(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
 }

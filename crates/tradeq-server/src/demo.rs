@@ -390,6 +390,7 @@ pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
             {"amount": 50000, "sub_fund_channel": "alipay_financeaccount", "fund_channel": "alipay",
              "extend_params": "[{\"abc\":\"123\"}]", "disbursed_at": ts(disbursed), "payment_seq_no": "2013112011001004330000121536"},
             {"amount": 10000, "sub_fund_channel": "alipay_mj_subsidy", "fund_channel": "alipay",
+             "extend_params": "[{\"abc\":\"123\"}]",
              "disbursed_at": ts(later), "payment_seq_no": "2013112011001004330000121537"}],
         "goods_detail_list": [{"quantity": "1", "price": "8800", "amount": "8800", "goods_name": "iPad",
             "goods_id": "10460001", "shop_name": "ecco", "shop_no": "10460"}],

@@ -38,7 +38,10 @@ fn trade(i: usize, version: i64) -> Result<Record, Box<dyn std::error::Error>> {
         "gmt_modified": "2014-11-27 15:45:57",
         "version": version,
     });
-    Ok(Record::from_json(RecordKind::AlipayTrade, &doc.to_string())?)
+    Ok(Record::from_json(
+        RecordKind::AlipayTrade,
+        &doc.to_string(),
+    )?)
 }
 
 async fn run(
@@ -82,7 +85,11 @@ async fn bench(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100_000);
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let batch: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000);
     let fresh = (0..n).map(|i| trade(i, 1)).collect::<Result<Vec<_>, _>>()?;
     let newer = (0..n).map(|i| trade(i, 2)).collect::<Result<Vec<_>, _>>()?;

@@ -283,18 +283,24 @@ impl Store for SqliteStore {
         &self,
         records: &[Record],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        let t0 = std::time::Instant::now();
         let mut batch = Batch::new(records);
         if records.is_empty() {
             return Ok(Vec::new());
         }
         let at = millis(Utc::now());
+        let t1 = std::time::Instant::now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tl = std::time::Duration::ZERO;
+        let mut tp = tl;
+        let mut tw = tl;
         for kind in RecordKind::ALL {
             let idx = batch.pending(kind);
             if idx.is_empty() {
                 continue;
             }
             let sql = self.sql(kind);
+            let a = std::time::Instant::now();
             let rows = sqlx::query(&sql.lookup)
                 .bind(json_array(&batch.primary_keys(&idx))?)
                 .fetch_all(&mut *tx)
@@ -303,7 +309,11 @@ impl Store for SqliteStore {
             let outs = Self::holders(&mut tx, &sql.lookup_out, &batch.out_pairs(&idx)).await?;
             let shorts =
                 Self::holders(&mut tx, &sql.lookup_short, &batch.short_pairs(&idx)).await?;
+            let b = std::time::Instant::now();
             let plan = plan_kind(&mut batch, kind, &idx, stored, outs, shorts);
+            let c = std::time::Instant::now();
+            tl += b - a;
+            tp += c - b;
 
             if !plan.delete_first.is_empty() {
                 sqlx::query(&sql.delete_many)
@@ -333,14 +343,29 @@ impl Store for SqliteStore {
                 }
                 q.execute(&mut *tx).await?;
             }
+            tw += c.elapsed();
         }
+        let t2 = std::time::Instant::now();
         let audit: Vec<AuditRow<'_>> = batch
             .sorted_audit()
             .iter()
             .map(|&(i, action)| AuditRow::of(&records[i], action))
             .collect();
         self.insert_audit(&mut tx, at, &audit).await?;
+        let t3 = std::time::Instant::now();
         tx.commit().await?;
+        let t4 = std::time::Instant::now();
+        if std::env::var("TQ_PROF").is_ok() {
+            eprintln!(
+                "prep {:?} lookup {:?} plan {:?} write {:?} audit {:?} commit {:?}",
+                t1 - t0,
+                tl,
+                tp,
+                tw,
+                t3 - t2,
+                t4 - t3
+            );
+        }
         Ok(batch.finish())
     }
 

@@ -57,9 +57,16 @@ mod in_memory {
     #[tokio::test]
     async fn data_outlives_idle_time() {
         let store = tradeq_store::open("sqlite::memory:").await.unwrap();
-        store.upsert(&suite::seed_trade("2014-11-27 15:45:57", 1)).await.unwrap();
+        store
+            .upsert(&suite::seed_trade("2014-11-27 15:45:57", 1))
+            .await
+            .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(store.get(RecordKind::AlipayTrade, suite::TRADE_NO).await.unwrap().is_some());
+        assert!(store
+            .get(RecordKind::AlipayTrade, suite::TRADE_NO)
+            .await
+            .unwrap()
+            .is_some());
     }
 }
 
@@ -69,7 +76,10 @@ async fn corrupted_document_is_reported() {
     let path = dir.path().join("tradeq.db");
     let url = format!("sqlite://{}", path.display());
     let store = tradeq_store::open(&url).await.unwrap();
-    store.upsert(&suite::seed_trade("2014-11-27 15:45:57", 1)).await.unwrap();
+    store
+        .upsert(&suite::seed_trade("2014-11-27 15:45:57", 1))
+        .await
+        .unwrap();
 
     // Someone edits the file by hand.
     use sqlx::Connection;
@@ -83,8 +93,12 @@ async fn corrupted_document_is_reported() {
 
     let a = RecordKind::AlipayTrade;
     for result in [
-        store.find(a, suite::SELLER, KeyKind::Primary, suite::TRADE_NO).await,
-        store.find(a, suite::SELLER, KeyKind::OutTradeNo, suite::OUT_TRADE_NO).await,
+        store
+            .find(a, suite::SELLER, KeyKind::Primary, suite::TRADE_NO)
+            .await,
+        store
+            .find(a, suite::SELLER, KeyKind::OutTradeNo, suite::OUT_TRADE_NO)
+            .await,
         store.get(a, suite::TRADE_NO).await,
     ] {
         match result {
@@ -99,7 +113,10 @@ async fn corrupted_document_is_reported() {
     // A newer valid write repairs it; an identical-stamp one is not mistaken for unchanged.
     let fixed = suite::seed_trade("2014-11-27 15:45:57", 1);
     assert_eq!(store.upsert(&fixed).await.unwrap(), WriteOutcome::Updated);
-    assert_eq!(store.get(a, suite::TRADE_NO).await.unwrap().as_ref(), Some(&fixed));
+    assert_eq!(
+        store.get(a, suite::TRADE_NO).await.unwrap().as_ref(),
+        Some(&fixed)
+    );
     store.close().await;
 }
 
@@ -108,7 +125,10 @@ async fn reopening_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("nested.db").display());
     let store = tradeq_store::open(&url).await.unwrap();
-    store.upsert(&suite::seed_trade("2014-11-27 15:45:57", 1)).await.unwrap();
+    store
+        .upsert(&suite::seed_trade("2014-11-27 15:45:57", 1))
+        .await
+        .unwrap();
     store.put_meta("k", "v").await.unwrap();
     store.close().await;
 
@@ -138,7 +158,13 @@ async fn two_handles_on_one_file_agree() {
         (0..200)
             .map(|i| {
                 let gmt = "2014-11-27 15:45:57";
-                suite::alipay(&format!("{prefix}-{i}"), &format!("O{prefix}-{i}"), suite::SELLER, gmt, 0)
+                suite::alipay(
+                    &format!("{prefix}-{i}"),
+                    &format!("O{prefix}-{i}"),
+                    suite::SELLER,
+                    gmt,
+                    0,
+                )
             })
             .collect()
     };
@@ -154,7 +180,10 @@ async fn two_handles_on_one_file_agree() {
 
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
-    for (url, scheme) in [("mysql://root@localhost/db", "mysql"), ("tradeq.db", "tradeq.db")] {
+    for (url, scheme) in [
+        ("mysql://root@localhost/db", "mysql"),
+        ("tradeq.db", "tradeq.db"),
+    ] {
         match tradeq_store::open(url).await {
             Err(StoreError::UnsupportedUrl(s)) => assert_eq!(s, scheme),
             Err(other) => panic!("{url}: expected UnsupportedUrl, got {other}"),

@@ -91,7 +91,7 @@ fn request_charset(query: Option<&str>, body: &[u8]) -> (Charset, bool) {
         .or_else(|| raw_form_value(body, "charset"));
     match raw {
         None => (Charset::Utf8, true),
-        Some(bytes) if bytes.is_empty() => (Charset::Utf8, true),
+        Some([]) => (Charset::Utf8, true),
         Some(bytes) => match std::str::from_utf8(bytes)
             .ok()
             .and_then(Charset::from_label)

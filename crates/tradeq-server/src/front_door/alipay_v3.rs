@@ -83,7 +83,8 @@ async fn answer(
     if http_method != HttpMethod::POST && http_method != HttpMethod::GET {
         return Err(V3Error::invalid_method());
     }
-    let expires_at = check_timestamp(state, &auth, now)?;
+    let window = Duration::seconds(state.config.v3_timestamp_window_secs);
+    let expires_at = check_timestamp(window, &auth, now)?;
     let token = match headers.get(APP_AUTH_TOKEN_HEADER) {
         None => None,
         Some(v) => Some(
@@ -151,20 +152,24 @@ async fn lookup_app(
 /// The timestamp must be within the window, or when `expired_seconds` is sent, not past
 /// `timestamp + expired_seconds`. Returns until when the nonce must be remembered.
 fn check_timestamp(
-    state: &AppState,
+    window: Duration,
     auth: &V3Auth,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, V3Error> {
     let ts = DateTime::<Utc>::from_timestamp_millis(auth.timestamp_ms)
         .ok_or_else(V3Error::invalid_timestamp)?;
-    let window = Duration::seconds(state.config.v3_timestamp_window_secs);
     if ts - now > window {
         return Err(V3Error::invalid_timestamp());
     }
-    let expires_at = match auth.expired_seconds {
-        Some(secs) => ts + Duration::seconds(secs),
-        None => ts + window,
+    // `expired_seconds` is the client's number: an absurd one overflows the calendar, which
+    // is an invalid timestamp, never a panic.
+    let lifetime = match auth.expired_seconds {
+        Some(secs) => Duration::try_seconds(secs).ok_or_else(V3Error::invalid_timestamp)?,
+        None => window,
     };
+    let expires_at = ts
+        .checked_add_signed(lifetime)
+        .ok_or_else(V3Error::invalid_timestamp)?;
     if expires_at < now {
         return Err(V3Error::invalid_timestamp());
     }
@@ -319,4 +324,49 @@ async fn respond(
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(timestamp_ms: i64, expired_seconds: Option<i64>) -> V3Auth {
+        V3Auth {
+            auth_string: String::new(),
+            app_id: "2021000000000001".to_string(),
+            nonce: "n".to_string(),
+            timestamp_ms,
+            expired_seconds,
+            app_cert_sn: None,
+            sign: "s".to_string(),
+        }
+    }
+
+    #[test]
+    fn timestamp_window_and_expired_seconds() {
+        let window = Duration::seconds(600);
+        let now = Utc::now();
+        let ms = now.timestamp_millis();
+        assert!(check_timestamp(window, &auth(ms, None), now).is_ok());
+        assert!(check_timestamp(window, &auth(ms - 11 * 60_000, None), now).is_err());
+        assert!(check_timestamp(window, &auth(ms + 11 * 60_000, None), now).is_err());
+        // expired_seconds shortens and lengthens the life of a request.
+        assert!(check_timestamp(window, &auth(ms - 120_000, Some(60)), now).is_err());
+        let long = check_timestamp(window, &auth(ms - 20 * 60_000, Some(3600)), now);
+        assert_eq!(
+            long.ok().map(|t| t.timestamp_millis()),
+            Some(ms - 20 * 60_000 + 3_600_000)
+        );
+    }
+
+    #[test]
+    fn absurd_expired_seconds_is_an_invalid_timestamp_not_a_panic() {
+        let window = Duration::seconds(600);
+        let now = Utc::now();
+        let ms = now.timestamp_millis();
+        for secs in [i64::MAX, i64::MAX / 1000, 92_233_720_368_547] {
+            let err = check_timestamp(window, &auth(ms, Some(secs)), now).err();
+            assert_eq!(err.map(|e| e.code), Some("invalid-timestamp".to_string()));
+        }
+    }
 }

@@ -26,7 +26,7 @@ pub fn collect(
         .unwrap_or("");
     if !body.is_empty() {
         let lower = content_type.to_ascii_lowercase();
-        if lower.starts_with("multipart/form-data") {
+        if lower.starts_with("multipart/form-data") || is_node_multipart(content_type, body) {
             let boundary = multipart_boundary(content_type).ok_or(ParamError::Multipart {
                 offset: 0,
                 reason: "multipart/form-data without a boundary",
@@ -46,11 +46,60 @@ pub fn collect(
     ParamSet::from_pairs(pairs, &Limits::default())
 }
 
+/// The Node TOP SDK's `network.js`, when the caller preset a Content-Type, sends its multipart
+/// body as `application/x-www-form-urlencoded; boundary=…` (it keeps the preset type and appends
+/// the boundary). Such a body starts with its delimiter, which no form body does.
+fn is_node_multipart(content_type: &str, body: &[u8]) -> bool {
+    multipart_boundary(content_type).is_some_and(|b| {
+        body.strip_prefix(b"--".as_slice())
+            .is_some_and(|rest| rest.starts_with(b.as_bytes()))
+    })
+}
+
 /// The parameter a parse error is about, when it names one.
 pub fn error_param(err: &ParamError) -> Option<&str> {
     match err {
         ParamError::Duplicate(name) => Some(name),
         ParamError::BadEncoding { param, .. } => param.as_deref(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(content_type: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type).unwrap(),
+        );
+        h
+    }
+
+    const NODE_BODY: &[u8] = b"--XyZ\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\nm\r\n--XyZ\r\nContent-Disposition: form-data; name=\"sign\"\r\n\r\nAB\r\n--XyZ--\r\n";
+
+    #[test]
+    fn node_sdk_multipart_under_a_form_content_type() {
+        for ct in [
+            "multipart/form-data; boundary=XyZ",
+            "application/x-www-form-urlencoded; boundary=XyZ",
+        ] {
+            let p = collect(Some("format=json"), &headers(ct), NODE_BODY, Charset::Utf8).unwrap();
+            assert_eq!(p.get("method"), Some("m"), "{ct}");
+            assert_eq!(p.get("sign"), Some("AB"), "{ct}");
+            assert_eq!(p.get("format"), Some("json"), "{ct}");
+        }
+    }
+
+    #[test]
+    fn a_form_body_with_a_stray_boundary_stays_a_form() {
+        let ct = "application/x-www-form-urlencoded; boundary=XyZ";
+        let p = collect(None, &headers(ct), b"method=m&sign=AB", Charset::Utf8).unwrap();
+        assert_eq!(p.get("method"), Some("m"));
+        assert_eq!(p.get("sign"), Some("AB"));
     }
 }

@@ -6,6 +6,7 @@
 //! Every answer, errors included, is HTTP 200: the official SDKs drop bodies of other statuses.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method as HttpMethod, Uri};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +14,7 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use tradeq_model::credentials::TopApp;
-use tradeq_wire::params::{Charset, ParamSet};
+use tradeq_wire::params::{raw_form_value, Charset, ParamSet};
 use tradeq_wire::top::request::TopCommon;
 use tradeq_wire::top::sign::{verify_detailed, SignMethod};
 use tradeq_wire::top::{self, TopError, TopFormat};
@@ -50,9 +51,18 @@ pub async fn handle(
     http_method: HttpMethod,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = request_id();
+    // A body that cannot be read (over the size limit, cut short) still gets an envelope with
+    // HTTP 200: the SDKs drop bodies of any other status.
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let err = TopError::new(43, "Parameter error").with_sub_msg(rejection.body_text());
+            return error_response(early_format(uri.query(), &[]), &err, &request_id, "-");
+        }
+    };
     let params = match collect(uri.query(), &headers, &body, Charset::Utf8) {
         Ok(p) => p,
         Err(e) => {
@@ -60,7 +70,7 @@ pub async fn handle(
                 Some(name) => TopError::invalid_arguments(name),
                 None => TopError::new(43, "Parameter error").with_sub_msg(e.to_string()),
             };
-            return error_response(TopFormat::default(), &err, &request_id, "-");
+            return error_response(early_format(uri.query(), &body), &err, &request_id, "-");
         }
     };
     // Errors use the requested format whenever it can be read, even before other checks pass.
@@ -87,6 +97,19 @@ pub async fn handle(
         }
         Err(err) => error_response(format, &err, &request_id, &method_name),
     }
+}
+
+/// The format of an answer to a request whose parameters could not all be read: the first
+/// readable `format` of the query string, else of the body, else the default (XML). The Python
+/// SDK puts `format=json` in the URL and `json.loads` every answer, so an XML answer to its
+/// malformed or oversized request would surface as a JSON decoding crash, not a `TopException`.
+fn early_format(query: Option<&str>, body: &[u8]) -> TopFormat {
+    [query.map(str::as_bytes).unwrap_or_default(), body]
+        .into_iter()
+        .find_map(|input| raw_form_value(input, "format"))
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(TopFormat::from_param)
+        .unwrap_or_default()
 }
 
 async fn answer(

@@ -207,7 +207,11 @@ fn assert_conflict(
             holder: h,
             ..
         }) => {
-            assert_eq!((*f, v.as_str(), h.as_str()), (field, value, holder), "{result:?}");
+            assert_eq!(
+                (*f, v.as_str(), h.as_str()),
+                (field, value, holder),
+                "{result:?}"
+            );
         }
         other => panic!("expected a key conflict on {field}, got {other:?}"),
     }
@@ -219,13 +223,26 @@ pub async fn insert_and_find_by_each_key(store: Arc<dyn Store>) {
     let trade = seed_trade("2014-11-27 15:45:57", 1);
     assert_eq!(store.upsert(&trade).await.unwrap(), WriteOutcome::Inserted);
     let a = RecordKind::AlipayTrade;
-    let found = store.find(a, SELLER, KeyKind::Primary, TRADE_NO).await.unwrap();
+    let found = store
+        .find(a, SELLER, KeyKind::Primary, TRADE_NO)
+        .await
+        .unwrap();
     assert_eq!(found.as_ref(), Some(&trade));
-    let found = store.find(a, SELLER, KeyKind::OutTradeNo, OUT_TRADE_NO).await.unwrap();
+    let found = store
+        .find(a, SELLER, KeyKind::OutTradeNo, OUT_TRADE_NO)
+        .await
+        .unwrap();
     assert_eq!(found.as_ref(), Some(&trade));
     assert_eq!(store.get(a, TRADE_NO).await.unwrap().as_ref(), Some(&trade));
 
-    let o = onsite("2019092122001400010000000001", "OUT-ONSITE-1", Some("123456"), SELLER, "2019-09-21 16:22:35", 0);
+    let o = onsite(
+        "2019092122001400010000000001",
+        "OUT-ONSITE-1",
+        Some("123456"),
+        SELLER,
+        "2019-09-21 16:22:35",
+        0,
+    );
     assert_eq!(store.upsert(&o).await.unwrap(), WriteOutcome::Inserted);
     let k = RecordKind::OnsiteTrade;
     for (key, value) in [
@@ -237,19 +254,44 @@ pub async fn insert_and_find_by_each_key(store: Arc<dyn Store>) {
         assert_eq!(found.as_ref(), Some(&o), "{key:?}");
     }
     // Trades without a short number never collide on it.
-    let o2 = onsite("2019092122001400010000000002", "OUT-ONSITE-2", None, SELLER, "2019-09-21 16:22:35", 0);
-    let o3 = onsite("2019092122001400010000000003", "OUT-ONSITE-3", None, SELLER, "2019-09-21 16:22:35", 0);
+    let o2 = onsite(
+        "2019092122001400010000000002",
+        "OUT-ONSITE-2",
+        None,
+        SELLER,
+        "2019-09-21 16:22:35",
+        0,
+    );
+    let o3 = onsite(
+        "2019092122001400010000000003",
+        "OUT-ONSITE-3",
+        None,
+        SELLER,
+        "2019-09-21 16:22:35",
+        0,
+    );
     assert_eq!(store.upsert(&o2).await.unwrap(), WriteOutcome::Inserted);
     assert_eq!(store.upsert(&o3).await.unwrap(), WriteOutcome::Inserted);
 
     let kb = koubei("20161110000000000001", SELLER, "2016-09-29 00:02:00", 0);
     assert_eq!(store.upsert(&kb).await.unwrap(), WriteOutcome::Inserted);
-    let found = store.find(RecordKind::KoubeiOrder, SELLER, KeyKind::Primary, "20161110000000000001").await.unwrap();
+    let found = store
+        .find(
+            RecordKind::KoubeiOrder,
+            SELLER,
+            KeyKind::Primary,
+            "20161110000000000001",
+        )
+        .await
+        .unwrap();
     assert_eq!(found.as_ref(), Some(&kb));
 
     let om = omni("OMNI-0001", SELLER, "2018-01-01 00:00:00", 0);
     assert_eq!(store.upsert(&om).await.unwrap(), WriteOutcome::Inserted);
-    let found = store.find(RecordKind::OmniOrder, SELLER, KeyKind::Primary, "OMNI-0001").await.unwrap();
+    let found = store
+        .find(RecordKind::OmniOrder, SELLER, KeyKind::Primary, "OMNI-0001")
+        .await
+        .unwrap();
     assert_eq!(found.as_ref(), Some(&om));
 
     assert_eq!(store.count(RecordKind::AlipayTrade).await.unwrap(), 1);
@@ -260,19 +302,60 @@ pub async fn insert_and_find_by_each_key(store: Arc<dyn Store>) {
 
 pub async fn not_found_and_other_merchant(store: Arc<dyn Store>) {
     let a = RecordKind::AlipayTrade;
-    assert_eq!(store.find(a, SELLER, KeyKind::Primary, TRADE_NO).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find(a, SELLER, KeyKind::Primary, TRADE_NO)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.get(a, TRADE_NO).await.unwrap(), None);
-    store.upsert(&seed_trade("2014-11-27 15:45:57", 1)).await.unwrap();
+    store
+        .upsert(&seed_trade("2014-11-27 15:45:57", 1))
+        .await
+        .unwrap();
     // Another merchant's record is exactly as absent as a missing one.
-    for (key, value) in [(KeyKind::Primary, TRADE_NO), (KeyKind::OutTradeNo, OUT_TRADE_NO)] {
-        assert_eq!(store.find(a, OTHER_SELLER, key, value).await.unwrap(), None, "{key:?}");
+    for (key, value) in [
+        (KeyKind::Primary, TRADE_NO),
+        (KeyKind::OutTradeNo, OUT_TRADE_NO),
+    ] {
+        assert_eq!(
+            store.find(a, OTHER_SELLER, key, value).await.unwrap(),
+            None,
+            "{key:?}"
+        );
     }
-    assert_eq!(store.find(a, SELLER, KeyKind::Primary, "2013112011001004330000000000").await.unwrap(), None);
-    assert_eq!(store.find(a, SELLER, KeyKind::OutTradeNo, "nope").await.unwrap(), None);
+    assert_eq!(
+        store
+            .find(a, SELLER, KeyKind::Primary, "2013112011001004330000000000")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find(a, SELLER, KeyKind::OutTradeNo, "nope")
+            .await
+            .unwrap(),
+        None
+    );
     // Lookups are by exact key, not pattern.
-    assert_eq!(store.find(a, SELLER, KeyKind::Primary, "2013112011001004330000121%").await.unwrap(), None);
+    assert_eq!(
+        store
+            .find(a, SELLER, KeyKind::Primary, "2013112011001004330000121%")
+            .await
+            .unwrap(),
+        None
+    );
 
-    let o = onsite("2019092122001400010000000001", "OUT-ONSITE-1", Some("123456"), SELLER, "2019-09-21 16:22:35", 0);
+    let o = onsite(
+        "2019092122001400010000000001",
+        "OUT-ONSITE-1",
+        Some("123456"),
+        SELLER,
+        "2019-09-21 16:22:35",
+        0,
+    );
     store.upsert(&o).await.unwrap();
     let k = RecordKind::OnsiteTrade;
     for (key, value) in [
@@ -280,27 +363,52 @@ pub async fn not_found_and_other_merchant(store: Arc<dyn Store>) {
         (KeyKind::OutTradeNo, "OUT-ONSITE-1"),
         (KeyKind::ShortTradeNo, "123456"),
     ] {
-        assert_eq!(store.find(k, OTHER_SELLER, key, value).await.unwrap(), None, "{key:?}");
+        assert_eq!(
+            store.find(k, OTHER_SELLER, key, value).await.unwrap(),
+            None,
+            "{key:?}"
+        );
     }
     // The same key of another kind is another record.
-    assert_eq!(store.find(k, SELLER, KeyKind::Primary, TRADE_NO).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find(k, SELLER, KeyKind::Primary, TRADE_NO)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn inapplicable_key_kinds_are_none(store: Arc<dyn Store>) {
-    store.upsert(&seed_trade("2014-11-27 15:45:57", 1)).await.unwrap();
+    store
+        .upsert(&seed_trade("2014-11-27 15:45:57", 1))
+        .await
+        .unwrap();
     let kb = koubei("20161110000000000001", SELLER, "2016-09-29 00:02:00", 0);
     store.upsert(&kb).await.unwrap();
     let om = omni("OMNI-0001", SELLER, "2018-01-01 00:00:00", 0);
     store.upsert(&om).await.unwrap();
     let none = [
         (RecordKind::AlipayTrade, KeyKind::ShortTradeNo, OUT_TRADE_NO),
-        (RecordKind::KoubeiOrder, KeyKind::OutTradeNo, "2016082210032233"),
-        (RecordKind::KoubeiOrder, KeyKind::ShortTradeNo, "20161110000000000001"),
+        (
+            RecordKind::KoubeiOrder,
+            KeyKind::OutTradeNo,
+            "2016082210032233",
+        ),
+        (
+            RecordKind::KoubeiOrder,
+            KeyKind::ShortTradeNo,
+            "20161110000000000001",
+        ),
         (RecordKind::OmniOrder, KeyKind::OutTradeNo, "OUT-1234"),
         (RecordKind::OmniOrder, KeyKind::ShortTradeNo, "OMNI-0001"),
     ];
     for (kind, key, value) in none {
-        assert_eq!(store.find(kind, SELLER, key, value).await.unwrap(), None, "{kind} {key:?}");
+        assert_eq!(
+            store.find(kind, SELLER, key, value).await.unwrap(),
+            None,
+            "{kind} {key:?}"
+        );
     }
 }
 
@@ -311,7 +419,12 @@ pub async fn stale_write_rejected_with_both_stamps(store: Arc<dyn Store>) {
     let older = with_subject(&seed_trade("2014-11-27 15:45:56", 9), "late event");
     let err = store.upsert(&older).await.unwrap_err();
     match &err {
-        StoreError::Stale { kind, key, incoming, stored } => {
+        StoreError::Stale {
+            kind,
+            key,
+            incoming,
+            stored,
+        } => {
             assert_eq!(*kind, RecordKind::AlipayTrade);
             assert_eq!(key, TRADE_NO);
             assert_eq!(incoming.version, 9);
@@ -320,10 +433,19 @@ pub async fn stale_write_rejected_with_both_stamps(store: Arc<dyn Store>) {
         other => panic!("expected stale, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("gmt_modified 2014-11-27 15:45:56, version 9"), "{msg}");
-    assert!(msg.contains("gmt_modified 2014-11-27 15:45:57, version 3"), "{msg}");
+    assert!(
+        msg.contains("gmt_modified 2014-11-27 15:45:56, version 9"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("gmt_modified 2014-11-27 15:45:57, version 3"),
+        "{msg}"
+    );
     // Same gmt_modified, lower version.
-    let err = store.upsert(&with_subject(&seed_trade("2014-11-27 15:45:57", 2), "x")).await.unwrap_err();
+    let err = store
+        .upsert(&with_subject(&seed_trade("2014-11-27 15:45:57", 2), "x"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Stale { .. }), "{err:?}");
     // Nothing changed and nothing was audited beyond the insert.
     let stored = store.get(RecordKind::AlipayTrade, TRADE_NO).await.unwrap();
@@ -335,7 +457,10 @@ pub async fn same_write_twice_is_unchanged(store: Arc<dyn Store>) {
     let t = seed_trade("2014-11-27 15:45:57", 1);
     assert_eq!(store.upsert(&t).await.unwrap(), WriteOutcome::Inserted);
     assert_eq!(store.upsert(&t).await.unwrap(), WriteOutcome::Unchanged);
-    assert_eq!(store.upsert(&t.clone()).await.unwrap(), WriteOutcome::Unchanged);
+    assert_eq!(
+        store.upsert(&t.clone()).await.unwrap(),
+        WriteOutcome::Unchanged
+    );
     let audit = store.audit_since(0, 100).await.unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0].action, "inserted");
@@ -345,7 +470,11 @@ pub async fn same_write_twice_is_unchanged(store: Arc<dyn Store>) {
     assert_eq!(audit[0].version, t.version_stamp());
     let now = Utc::now();
     let age = now.signed_duration_since(audit[0].at).num_seconds().abs();
-    assert!(age < 600, "audit time {} is far from now {now}", audit[0].at);
+    assert!(
+        age < 600,
+        "audit time {} is far from now {now}",
+        audit[0].at
+    );
 }
 
 pub async fn newer_write_updates(store: Arc<dyn Store>) {
@@ -355,9 +484,18 @@ pub async fn newer_write_updates(store: Arc<dyn Store>) {
     assert_eq!(store.upsert(&v2).await.unwrap(), WriteOutcome::Updated);
     let v3 = with_subject(&seed_trade("2014-11-28 00:00:00", 0), "a day later");
     assert_eq!(store.upsert(&v3).await.unwrap(), WriteOutcome::Updated);
-    let found = store.find(RecordKind::AlipayTrade, SELLER, KeyKind::Primary, TRADE_NO).await.unwrap();
+    let found = store
+        .find(RecordKind::AlipayTrade, SELLER, KeyKind::Primary, TRADE_NO)
+        .await
+        .unwrap();
     assert_eq!(found.as_ref(), Some(&v3));
-    let actions: Vec<_> = store.audit_since(0, 100).await.unwrap().into_iter().map(|e| (e.action, e.version)).collect();
+    let actions: Vec<_> = store
+        .audit_since(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.version))
+        .collect();
     assert_eq!(
         actions,
         vec![
@@ -372,8 +510,18 @@ pub async fn equal_stamp_new_document_updates(store: Arc<dyn Store>) {
     let t = seed_trade("2014-11-27 15:45:57", 1);
     store.upsert(&t).await.unwrap();
     let corrected = with_subject(&t, "corrected subject");
-    assert_eq!(store.upsert(&corrected).await.unwrap(), WriteOutcome::Updated);
-    assert_eq!(store.get(RecordKind::AlipayTrade, TRADE_NO).await.unwrap().as_ref(), Some(&corrected));
+    assert_eq!(
+        store.upsert(&corrected).await.unwrap(),
+        WriteOutcome::Updated
+    );
+    assert_eq!(
+        store
+            .get(RecordKind::AlipayTrade, TRADE_NO)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&corrected)
+    );
     assert_eq!(audit_count(&store).await, 2);
 }
 
@@ -392,96 +540,262 @@ pub async fn missing_stamp_is_overwritten_by_any(store: Arc<dyn Store>) {
     assert!(msg.contains("no gmt_modified, version 0"), "{msg}");
     let audit = store.audit_since(0, 10).await.unwrap();
     assert_eq!(audit[0].version.gmt_modified, None);
-    assert_eq!(audit[1].version.gmt_modified.map(|t| t.0), Some(ts("2000-01-01 00:00:00")));
+    assert_eq!(
+        audit[1].version.gmt_modified.map(|t| t.0),
+        Some(ts("2000-01-01 00:00:00"))
+    );
 }
 
 pub async fn primary_key_of_another_merchant_conflicts(store: Arc<dyn Store>) {
-    store.upsert(&seed_trade("2014-11-27 15:45:57", 1)).await.unwrap();
+    store
+        .upsert(&seed_trade("2014-11-27 15:45:57", 1))
+        .await
+        .unwrap();
     // Even a newer write may not take over another merchant's trade.
-    let intruder = alipay(TRADE_NO, "OTHER-OUT", OTHER_SELLER, "2015-01-01 00:00:00", 5);
+    let intruder = alipay(
+        TRADE_NO,
+        "OTHER-OUT",
+        OTHER_SELLER,
+        "2015-01-01 00:00:00",
+        5,
+    );
     let result = store.upsert(&intruder).await;
     assert_conflict(&result, "trade_no", TRADE_NO, "another merchant");
     // The refusal does not reveal the stored version.
     let msg = result.unwrap_err().to_string();
     assert!(!msg.contains("version 1"), "{msg}");
     assert!(!msg.contains(SELLER), "{msg}");
-    let stored = store.get(RecordKind::AlipayTrade, TRADE_NO).await.unwrap().unwrap();
+    let stored = store
+        .get(RecordKind::AlipayTrade, TRADE_NO)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.merchant(), SELLER);
 
-    store.upsert(&koubei("KB-1", SELLER, "2016-09-29 00:02:00", 0)).await.unwrap();
-    let result = store.upsert(&koubei("KB-1", OTHER_SELLER, "2016-09-29 00:03:00", 0)).await;
+    store
+        .upsert(&koubei("KB-1", SELLER, "2016-09-29 00:02:00", 0))
+        .await
+        .unwrap();
+    let result = store
+        .upsert(&koubei("KB-1", OTHER_SELLER, "2016-09-29 00:03:00", 0))
+        .await;
     assert_conflict(&result, "order_no", "KB-1", "another merchant");
     assert_eq!(audit_count(&store).await, 2);
 }
 
 pub async fn out_trade_no_conflicts_within_merchant(store: Arc<dyn Store>) {
-    store.upsert(&seed_trade("2014-11-27 15:45:57", 1)).await.unwrap();
-    let twin = alipay("2013112011001004330000121537", OUT_TRADE_NO, SELLER, "2014-11-27 15:45:58", 1);
+    store
+        .upsert(&seed_trade("2014-11-27 15:45:57", 1))
+        .await
+        .unwrap();
+    let twin = alipay(
+        "2013112011001004330000121537",
+        OUT_TRADE_NO,
+        SELLER,
+        "2014-11-27 15:45:58",
+        1,
+    );
     let result = store.upsert(&twin).await;
     assert_conflict(&result, "out_trade_no", OUT_TRADE_NO, TRADE_NO);
     // The same out_trade_no at another merchant is no conflict.
-    let elsewhere = alipay("2013112011001004330000121537", OUT_TRADE_NO, OTHER_SELLER, "2014-11-27 15:45:58", 1);
-    assert_eq!(store.upsert(&elsewhere).await.unwrap(), WriteOutcome::Inserted);
+    let elsewhere = alipay(
+        "2013112011001004330000121537",
+        OUT_TRADE_NO,
+        OTHER_SELLER,
+        "2014-11-27 15:45:58",
+        1,
+    );
+    assert_eq!(
+        store.upsert(&elsewhere).await.unwrap(),
+        WriteOutcome::Inserted
+    );
     let a = RecordKind::AlipayTrade;
-    let mine = store.find(a, SELLER, KeyKind::OutTradeNo, OUT_TRADE_NO).await.unwrap().unwrap();
-    let theirs = store.find(a, OTHER_SELLER, KeyKind::OutTradeNo, OUT_TRADE_NO).await.unwrap().unwrap();
+    let mine = store
+        .find(a, SELLER, KeyKind::OutTradeNo, OUT_TRADE_NO)
+        .await
+        .unwrap()
+        .unwrap();
+    let theirs = store
+        .find(a, OTHER_SELLER, KeyKind::OutTradeNo, OUT_TRADE_NO)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(mine.primary_key(), TRADE_NO);
     assert_eq!(theirs.primary_key(), "2013112011001004330000121537");
 
     // Onsite trades are unique per merchant on out_trade_no too.
-    store.upsert(&onsite("ON-1", "OUT-X", None, SELLER, "2019-09-21 16:22:35", 0)).await.unwrap();
-    let result = store.upsert(&onsite("ON-2", "OUT-X", None, SELLER, "2019-09-21 16:22:35", 0)).await;
+    store
+        .upsert(&onsite(
+            "ON-1",
+            "OUT-X",
+            None,
+            SELLER,
+            "2019-09-21 16:22:35",
+            0,
+        ))
+        .await
+        .unwrap();
+    let result = store
+        .upsert(&onsite(
+            "ON-2",
+            "OUT-X",
+            None,
+            SELLER,
+            "2019-09-21 16:22:35",
+            0,
+        ))
+        .await;
     assert_conflict(&result, "out_trade_no", "OUT-X", "ON-1");
 }
 
 pub async fn short_trade_no_conflicts_within_merchant(store: Arc<dyn Store>) {
-    store.upsert(&onsite("ON-1", "OUT-1", Some("88881234"), SELLER, "2019-09-21 16:22:35", 0)).await.unwrap();
-    let result = store.upsert(&onsite("ON-2", "OUT-2", Some("88881234"), SELLER, "2019-09-21 16:22:35", 0)).await;
+    store
+        .upsert(&onsite(
+            "ON-1",
+            "OUT-1",
+            Some("88881234"),
+            SELLER,
+            "2019-09-21 16:22:35",
+            0,
+        ))
+        .await
+        .unwrap();
+    let result = store
+        .upsert(&onsite(
+            "ON-2",
+            "OUT-2",
+            Some("88881234"),
+            SELLER,
+            "2019-09-21 16:22:35",
+            0,
+        ))
+        .await;
     assert_conflict(&result, "short_trade_no", "88881234", "ON-1");
-    let other = onsite("ON-3", "OUT-1", Some("88881234"), OTHER_SELLER, "2019-09-21 16:22:35", 0);
+    let other = onsite(
+        "ON-3",
+        "OUT-1",
+        Some("88881234"),
+        OTHER_SELLER,
+        "2019-09-21 16:22:35",
+        0,
+    );
     assert_eq!(store.upsert(&other).await.unwrap(), WriteOutcome::Inserted);
     let k = RecordKind::OnsiteTrade;
-    let found = store.find(k, OTHER_SELLER, KeyKind::ShortTradeNo, "88881234").await.unwrap().unwrap();
+    let found = store
+        .find(k, OTHER_SELLER, KeyKind::ShortTradeNo, "88881234")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.primary_key(), "ON-3");
-    let found = store.find(k, SELLER, KeyKind::ShortTradeNo, "88881234").await.unwrap().unwrap();
+    let found = store
+        .find(k, SELLER, KeyKind::ShortTradeNo, "88881234")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.primary_key(), "ON-1");
 }
 
 pub async fn changing_a_secondary_key_frees_the_old_one(store: Arc<dyn Store>) {
-    store.upsert(&onsite("ON-1", "OUT-A", Some("S-A"), SELLER, "2019-09-21 16:22:35", 0)).await.unwrap();
-    let moved = onsite("ON-1", "OUT-B", Some("S-B"), SELLER, "2019-09-21 16:22:36", 0);
+    store
+        .upsert(&onsite(
+            "ON-1",
+            "OUT-A",
+            Some("S-A"),
+            SELLER,
+            "2019-09-21 16:22:35",
+            0,
+        ))
+        .await
+        .unwrap();
+    let moved = onsite(
+        "ON-1",
+        "OUT-B",
+        Some("S-B"),
+        SELLER,
+        "2019-09-21 16:22:36",
+        0,
+    );
     assert_eq!(store.upsert(&moved).await.unwrap(), WriteOutcome::Updated);
     let k = RecordKind::OnsiteTrade;
-    assert_eq!(store.find(k, SELLER, KeyKind::OutTradeNo, "OUT-A").await.unwrap(), None);
-    assert_eq!(store.find(k, SELLER, KeyKind::ShortTradeNo, "S-A").await.unwrap(), None);
-    assert_eq!(store.find(k, SELLER, KeyKind::OutTradeNo, "OUT-B").await.unwrap().as_ref(), Some(&moved));
+    assert_eq!(
+        store
+            .find(k, SELLER, KeyKind::OutTradeNo, "OUT-A")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find(k, SELLER, KeyKind::ShortTradeNo, "S-A")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find(k, SELLER, KeyKind::OutTradeNo, "OUT-B")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&moved)
+    );
     // The freed keys can be taken by another trade.
-    let taker = onsite("ON-2", "OUT-A", Some("S-A"), SELLER, "2019-09-21 16:22:37", 0);
+    let taker = onsite(
+        "ON-2",
+        "OUT-A",
+        Some("S-A"),
+        SELLER,
+        "2019-09-21 16:22:37",
+        0,
+    );
     assert_eq!(store.upsert(&taker).await.unwrap(), WriteOutcome::Inserted);
     // Dropping a short number frees it as well.
     let dropped = onsite("ON-1", "OUT-B", None, SELLER, "2019-09-21 16:22:38", 0);
     assert_eq!(store.upsert(&dropped).await.unwrap(), WriteOutcome::Updated);
-    let third = onsite("ON-3", "OUT-C", Some("S-B"), SELLER, "2019-09-21 16:22:39", 0);
+    let third = onsite(
+        "ON-3",
+        "OUT-C",
+        Some("S-B"),
+        SELLER,
+        "2019-09-21 16:22:39",
+        0,
+    );
     assert_eq!(store.upsert(&third).await.unwrap(), WriteOutcome::Inserted);
 }
 
 pub async fn batch_mixes_good_stale_and_conflicting(store: Arc<dyn Store>) {
-    store.upsert(&seed_trade("2014-11-27 15:45:57", 5)).await.unwrap();
-    store.upsert(&alipay("T-OTHER", "O-OTHER", OTHER_SELLER, "2014-11-27 15:45:57", 0)).await.unwrap();
+    store
+        .upsert(&seed_trade("2014-11-27 15:45:57", 5))
+        .await
+        .unwrap();
+    store
+        .upsert(&alipay(
+            "T-OTHER",
+            "O-OTHER",
+            OTHER_SELLER,
+            "2014-11-27 15:45:57",
+            0,
+        ))
+        .await
+        .unwrap();
     let before = audit_count(&store).await;
     let batch = vec![
-        alipay("T-1", "O-1", SELLER, "2014-11-27 15:45:57", 0),         // good: inserted
-        seed_trade("2014-11-27 15:45:57", 4),                           // stale
-        alipay("T-2", OUT_TRADE_NO, SELLER, "2014-11-27 15:45:57", 0),  // out_trade_no taken
+        alipay("T-1", "O-1", SELLER, "2014-11-27 15:45:57", 0), // good: inserted
+        seed_trade("2014-11-27 15:45:57", 4),                   // stale
+        alipay("T-2", OUT_TRADE_NO, SELLER, "2014-11-27 15:45:57", 0), // out_trade_no taken
         alipay("T-OTHER", "O-OTHER", SELLER, "2014-11-28 00:00:00", 0), // another merchant's key
-        with_subject(&seed_trade("2014-11-27 15:45:57", 6), "v6"),      // good: updated
-        seed_trade("2014-11-27 15:45:57", 6),                           // same stamp, new doc: updated
-        alipay("T-3", "O-3", SELLER, "2014-11-27 15:45:57", 0),         // good: inserted
+        with_subject(&seed_trade("2014-11-27 15:45:57", 6), "v6"), // good: updated
+        seed_trade("2014-11-27 15:45:57", 6),                   // same stamp, new doc: updated
+        alipay("T-3", "O-3", SELLER, "2014-11-27 15:45:57", 0), // good: inserted
     ];
     let outcomes = store.upsert_batch(&batch).await.unwrap();
     assert_eq!(outcomes.len(), batch.len());
     assert_eq!(outcomes[0].as_ref().ok(), Some(&WriteOutcome::Inserted));
-    assert!(matches!(outcomes[1], Err(StoreError::Stale { .. })), "{:?}", outcomes[1]);
+    assert!(
+        matches!(outcomes[1], Err(StoreError::Stale { .. })),
+        "{:?}",
+        outcomes[1]
+    );
     assert_conflict(&outcomes[2], "out_trade_no", OUT_TRADE_NO, TRADE_NO);
     assert_conflict(&outcomes[3], "trade_no", "T-OTHER", "another merchant");
     assert_eq!(outcomes[4].as_ref().ok(), Some(&WriteOutcome::Updated));
@@ -490,14 +804,28 @@ pub async fn batch_mixes_good_stale_and_conflicting(store: Arc<dyn Store>) {
 
     let a = RecordKind::AlipayTrade;
     assert_eq!(store.count(a).await.unwrap(), 4);
-    assert_eq!(store.get(a, TRADE_NO).await.unwrap().as_ref(), Some(&batch[5]));
+    assert_eq!(
+        store.get(a, TRADE_NO).await.unwrap().as_ref(),
+        Some(&batch[5])
+    );
     assert_eq!(store.get(a, "T-2").await.unwrap(), None);
-    assert_eq!(store.get(a, "T-OTHER").await.unwrap().unwrap().merchant(), OTHER_SELLER);
+    assert_eq!(
+        store.get(a, "T-OTHER").await.unwrap().unwrap().merchant(),
+        OTHER_SELLER
+    );
     let audit = store.audit_since(0, 100).await.unwrap();
-    let new: Vec<_> = audit[before..].iter().map(|e| (e.key.as_str(), e.action.as_str())).collect();
+    let new: Vec<_> = audit[before..]
+        .iter()
+        .map(|e| (e.key.as_str(), e.action.as_str()))
+        .collect();
     assert_eq!(
         new,
-        vec![("T-1", "inserted"), (TRADE_NO, "updated"), (TRADE_NO, "updated"), ("T-3", "inserted")]
+        vec![
+            ("T-1", "inserted"),
+            (TRADE_NO, "updated"),
+            (TRADE_NO, "updated"),
+            ("T-3", "inserted")
+        ]
     );
     // Sequence numbers increase.
     assert!(audit.windows(2).all(|w| w[0].seq < w[1].seq));
@@ -508,19 +836,23 @@ pub async fn batch_duplicates_apply_in_order(store: Arc<dyn Store>) {
     let v2 = alipay("T-1", "O-2", SELLER, "2014-11-27 15:45:57", 2);
     let batch = vec![
         v1.clone(),
-        v1.clone(),                                              // identical: unchanged
-        v2.clone(),                                              // newer, moves to O-2: updated
-        alipay("T-1", "O-9", SELLER, "2014-11-27 15:45:57", 1),  // older than v2: stale
-        alipay("T-2", "O-1", SELLER, "2014-11-27 15:45:57", 0),  // O-1 was freed by v2
-        alipay("T-3", "O-2", SELLER, "2014-11-27 15:45:57", 0),  // O-2 is T-1's now
+        v1.clone(),                                             // identical: unchanged
+        v2.clone(),                                             // newer, moves to O-2: updated
+        alipay("T-1", "O-9", SELLER, "2014-11-27 15:45:57", 1), // older than v2: stale
+        alipay("T-2", "O-1", SELLER, "2014-11-27 15:45:57", 0), // O-1 was freed by v2
+        alipay("T-3", "O-2", SELLER, "2014-11-27 15:45:57", 0), // O-2 is T-1's now
         alipay("T-4", "O-4", OTHER_SELLER, "2014-11-27 15:45:57", 0),
-        alipay("T-4", "O-4", SELLER, "2014-11-27 15:45:58", 0),  // T-4 belongs to OTHER_SELLER now
+        alipay("T-4", "O-4", SELLER, "2014-11-27 15:45:58", 0), // T-4 belongs to OTHER_SELLER now
     ];
     let outcomes = store.upsert_batch(&batch).await.unwrap();
     assert_eq!(outcomes[0].as_ref().ok(), Some(&WriteOutcome::Inserted));
     assert_eq!(outcomes[1].as_ref().ok(), Some(&WriteOutcome::Unchanged));
     assert_eq!(outcomes[2].as_ref().ok(), Some(&WriteOutcome::Updated));
-    assert!(matches!(outcomes[3], Err(StoreError::Stale { .. })), "{:?}", outcomes[3]);
+    assert!(
+        matches!(outcomes[3], Err(StoreError::Stale { .. })),
+        "{:?}",
+        outcomes[3]
+    );
     assert_eq!(outcomes[4].as_ref().ok(), Some(&WriteOutcome::Inserted));
     assert_conflict(&outcomes[5], "out_trade_no", "O-2", "T-1");
     assert_eq!(outcomes[6].as_ref().ok(), Some(&WriteOutcome::Inserted));
@@ -528,17 +860,49 @@ pub async fn batch_duplicates_apply_in_order(store: Arc<dyn Store>) {
 
     let a = RecordKind::AlipayTrade;
     assert_eq!(store.get(a, "T-1").await.unwrap().as_ref(), Some(&v2));
-    assert_eq!(store.find(a, SELLER, KeyKind::OutTradeNo, "O-1").await.unwrap().unwrap().primary_key(), "T-2");
-    assert_eq!(store.find(a, SELLER, KeyKind::OutTradeNo, "O-2").await.unwrap().unwrap().primary_key(), "T-1");
-    let audit: Vec<_> = store.audit_since(0, 100).await.unwrap().into_iter().map(|e| (e.key, e.action)).collect();
-    let expected: Vec<(String, String)> = [("T-1", "inserted"), ("T-1", "updated"), ("T-2", "inserted"), ("T-4", "inserted")]
-        .iter()
-        .map(|(k, a)| (k.to_string(), a.to_string()))
+    assert_eq!(
+        store
+            .find(a, SELLER, KeyKind::OutTradeNo, "O-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .primary_key(),
+        "T-2"
+    );
+    assert_eq!(
+        store
+            .find(a, SELLER, KeyKind::OutTradeNo, "O-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .primary_key(),
+        "T-1"
+    );
+    let audit: Vec<_> = store
+        .audit_since(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.key, e.action))
         .collect();
+    let expected: Vec<(String, String)> = [
+        ("T-1", "inserted"),
+        ("T-1", "updated"),
+        ("T-2", "inserted"),
+        ("T-4", "inserted"),
+    ]
+    .iter()
+    .map(|(k, a)| (k.to_string(), a.to_string()))
+    .collect();
     assert_eq!(audit, expected);
     // Replaying the whole batch changes nothing.
     let again = store.upsert_batch(&batch).await.unwrap();
-    assert!(again.iter().all(|o| !matches!(o, Ok(WriteOutcome::Inserted) | Ok(WriteOutcome::Updated))), "{again:?}");
+    assert!(
+        again
+            .iter()
+            .all(|o| !matches!(o, Ok(WriteOutcome::Inserted) | Ok(WriteOutcome::Updated))),
+        "{again:?}"
+    );
     assert_eq!(audit_count(&store).await, 4);
 }
 
@@ -561,16 +925,39 @@ pub async fn batch_swaps_secondary_keys(store: Arc<dyn Store>) {
         ])
         .await
         .unwrap();
-    assert!(outcomes.iter().all(|o| o.as_ref().ok() == Some(&WriteOutcome::Updated)), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.as_ref().ok() == Some(&WriteOutcome::Updated)),
+        "{outcomes:?}"
+    );
     let k = RecordKind::OnsiteTrade;
     let find = |key, v: &'static str| {
         let store = store.clone();
-        async move { store.find(k, SELLER, key, v).await.unwrap().map(|r| r.primary_key().to_string()) }
+        async move {
+            store
+                .find(k, SELLER, key, v)
+                .await
+                .unwrap()
+                .map(|r| r.primary_key().to_string())
+        }
     };
-    assert_eq!(find(KeyKind::OutTradeNo, "OUT-A").await.as_deref(), Some("ON-2"));
-    assert_eq!(find(KeyKind::OutTradeNo, "OUT-B").await.as_deref(), Some("ON-1"));
-    assert_eq!(find(KeyKind::ShortTradeNo, "S-A").await.as_deref(), Some("ON-2"));
-    assert_eq!(find(KeyKind::ShortTradeNo, "S-B").await.as_deref(), Some("ON-1"));
+    assert_eq!(
+        find(KeyKind::OutTradeNo, "OUT-A").await.as_deref(),
+        Some("ON-2")
+    );
+    assert_eq!(
+        find(KeyKind::OutTradeNo, "OUT-B").await.as_deref(),
+        Some("ON-1")
+    );
+    assert_eq!(
+        find(KeyKind::ShortTradeNo, "S-A").await.as_deref(),
+        Some("ON-2")
+    );
+    assert_eq!(
+        find(KeyKind::ShortTradeNo, "S-B").await.as_deref(),
+        Some("ON-1")
+    );
     assert_eq!(find(KeyKind::OutTradeNo, "OUT-TMP").await, None);
     assert_eq!(store.count(k).await.unwrap(), 2);
 }
@@ -580,33 +967,74 @@ pub async fn batch_of_every_kind(store: Arc<dyn Store>) {
         omni("OMNI-1", SELLER, "2018-01-01 00:00:00", 0),
         seed_trade("2014-11-27 15:45:57", 1),
         koubei("KB-1", SELLER, "2016-09-29 00:02:00", 0),
-        onsite("ON-1", OUT_TRADE_NO, Some("1234"), SELLER, "2019-09-21 16:22:35", 0),
+        onsite(
+            "ON-1",
+            OUT_TRADE_NO,
+            Some("1234"),
+            SELLER,
+            "2019-09-21 16:22:35",
+            0,
+        ),
         omni("OMNI-2", OTHER_SELLER, "2018-01-01 00:00:00", 0),
     ];
     let outcomes = store.upsert_batch(&batch).await.unwrap();
-    assert!(outcomes.iter().all(|o| o.as_ref().ok() == Some(&WriteOutcome::Inserted)), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.as_ref().ok() == Some(&WriteOutcome::Inserted)),
+        "{outcomes:?}"
+    );
     for r in &batch {
-        let found = store.find(r.kind(), r.merchant(), KeyKind::Primary, r.primary_key()).await.unwrap();
+        let found = store
+            .find(r.kind(), r.merchant(), KeyKind::Primary, r.primary_key())
+            .await
+            .unwrap();
         assert_eq!(found.as_ref(), Some(r));
     }
     assert_eq!(store.count(RecordKind::OmniOrder).await.unwrap(), 2);
     // The audit follows the input order across kinds.
-    let keys: Vec<_> = store.audit_since(0, 100).await.unwrap().into_iter().map(|e| (e.kind, e.key)).collect();
-    let expected: Vec<_> = batch.iter().map(|r| (r.kind(), r.primary_key().to_string())).collect();
+    let keys: Vec<_> = store
+        .audit_since(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.key))
+        .collect();
+    let expected: Vec<_> = batch
+        .iter()
+        .map(|r| (r.kind(), r.primary_key().to_string()))
+        .collect();
     assert_eq!(keys, expected);
 }
 
 pub async fn batch_refuses_nul_characters(store: Arc<dyn Store>) {
-    let bad = with_subject(&alipay("T-NUL", "O-NUL", SELLER, "2014-11-27 15:45:57", 0), "a\u{0}b");
+    let bad = with_subject(
+        &alipay("T-NUL", "O-NUL", SELLER, "2014-11-27 15:45:57", 0),
+        "a\u{0}b",
+    );
     let good = alipay("T-OK", "O-OK", SELLER, "2014-11-27 15:45:57", 0);
     let outcomes = store.upsert_batch(&[bad, good]).await.unwrap();
-    assert!(matches!(outcomes[0], Err(StoreError::Unstorable { .. })), "{:?}", outcomes[0]);
+    assert!(
+        matches!(outcomes[0], Err(StoreError::Unstorable { .. })),
+        "{:?}",
+        outcomes[0]
+    );
     assert_eq!(outcomes[1].as_ref().ok(), Some(&WriteOutcome::Inserted));
     assert_eq!(store.count(RecordKind::AlipayTrade).await.unwrap(), 1);
     // A backslash followed by "u0000" is ordinary text.
-    let fine = with_subject(&alipay("T-BS", "O-BS", SELLER, "2014-11-27 15:45:57", 0), "\\u0000");
+    let fine = with_subject(
+        &alipay("T-BS", "O-BS", SELLER, "2014-11-27 15:45:57", 0),
+        "\\u0000",
+    );
     assert_eq!(store.upsert(&fine).await.unwrap(), WriteOutcome::Inserted);
-    assert_eq!(store.get(RecordKind::AlipayTrade, "T-BS").await.unwrap().as_ref(), Some(&fine));
+    assert_eq!(
+        store
+            .get(RecordKind::AlipayTrade, "T-BS")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&fine)
+    );
 }
 
 pub async fn empty_batch(store: Arc<dyn Store>) {
@@ -617,12 +1045,33 @@ pub async fn empty_batch(store: Arc<dyn Store>) {
 pub async fn delete_is_audited(store: Arc<dyn Store>) {
     let t = seed_trade("2014-11-27 15:45:57", 7);
     store.upsert(&t).await.unwrap();
-    assert!(store.delete(RecordKind::AlipayTrade, TRADE_NO).await.unwrap());
-    assert!(!store.delete(RecordKind::AlipayTrade, TRADE_NO).await.unwrap());
-    assert!(!store.delete(RecordKind::OnsiteTrade, TRADE_NO).await.unwrap());
+    assert!(store
+        .delete(RecordKind::AlipayTrade, TRADE_NO)
+        .await
+        .unwrap());
+    assert!(!store
+        .delete(RecordKind::AlipayTrade, TRADE_NO)
+        .await
+        .unwrap());
+    assert!(!store
+        .delete(RecordKind::OnsiteTrade, TRADE_NO)
+        .await
+        .unwrap());
     let a = RecordKind::AlipayTrade;
-    assert_eq!(store.find(a, SELLER, KeyKind::Primary, TRADE_NO).await.unwrap(), None);
-    assert_eq!(store.find(a, SELLER, KeyKind::OutTradeNo, OUT_TRADE_NO).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find(a, SELLER, KeyKind::Primary, TRADE_NO)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find(a, SELLER, KeyKind::OutTradeNo, OUT_TRADE_NO)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.count(a).await.unwrap(), 0);
     let audit = store.audit_since(0, 100).await.unwrap();
     assert_eq!(audit.len(), 2);
@@ -637,7 +1086,15 @@ pub async fn delete_is_audited(store: Arc<dyn Store>) {
 
 pub async fn audit_since_pages(store: Arc<dyn Store>) {
     let batch: Vec<_> = (0..25)
-        .map(|i| alipay(&format!("T-{i:03}"), &format!("O-{i:03}"), SELLER, "2014-11-27 15:45:57", 0))
+        .map(|i| {
+            alipay(
+                &format!("T-{i:03}"),
+                &format!("O-{i:03}"),
+                SELLER,
+                "2014-11-27 15:45:57",
+                0,
+            )
+        })
         .collect();
     store.upsert_batch(&batch).await.unwrap();
     let mut after = 0;
@@ -667,7 +1124,10 @@ pub async fn concurrent_writers_keep_the_newest(store: Arc<dyn Store>) {
             for v in 0..10i64 {
                 // Each writer walks the versions in its own order.
                 let version = (v * 7 + w * 3) % 10;
-                let r = with_subject(&seed_trade("2014-11-27 15:45:57", version), &format!("v{version}"));
+                let r = with_subject(
+                    &seed_trade("2014-11-27 15:45:57", version),
+                    &format!("v{version}"),
+                );
                 outcomes.push(store.upsert(&r).await);
             }
             outcomes
@@ -683,11 +1143,21 @@ pub async fn concurrent_writers_keep_the_newest(store: Arc<dyn Store>) {
             }
         }
     }
-    let stored = store.get(RecordKind::AlipayTrade, TRADE_NO).await.unwrap().unwrap();
+    let stored = store
+        .get(RecordKind::AlipayTrade, TRADE_NO)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.version_stamp().version, 9);
     assert_eq!(audit_count(&store).await, accepted);
     // Accepted writes were strictly increasing.
-    let versions: Vec<_> = store.audit_since(0, 1000).await.unwrap().into_iter().map(|e| e.version.version).collect();
+    let versions: Vec<_> = store
+        .audit_since(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.version.version)
+        .collect();
     assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
 }
 
@@ -695,21 +1165,37 @@ pub fn alipay_app(app_id: &str, merchant: &str) -> AlipayApp {
     AlipayApp {
         app_id: app_id.to_string(),
         merchant_pid: merchant.to_string(),
-        app_public_key_pem: "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n".to_string(),
+        app_public_key_pem: "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n"
+            .to_string(),
         sign_types: vec!["RSA2".to_string(), "RSA".to_string()],
-        platform_private_key_pem: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n".to_string(),
-        platform_public_key_pem: "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n".to_string(),
+        platform_private_key_pem: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+            .to_string(),
+        platform_public_key_pem: "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n"
+            .to_string(),
         aes_key: Some("aGVsbG8gd29ybGQgMTIzNA==".to_string()),
         always_fund_bill_list: false,
     }
 }
 
 pub async fn alipay_credentials_crud_and_cascade(store: Arc<dyn Store>) {
-    assert_eq!(store.get_alipay_app("2021000000000001").await.unwrap(), None);
+    assert_eq!(
+        store.get_alipay_app("2021000000000001").await.unwrap(),
+        None
+    );
     let app = alipay_app("2021000000000001", SELLER);
     store.put_alipay_app(&app).await.unwrap();
-    store.put_alipay_app(&alipay_app("2021000000000002", OTHER_SELLER)).await.unwrap();
-    assert_eq!(store.get_alipay_app("2021000000000001").await.unwrap().as_ref(), Some(&app));
+    store
+        .put_alipay_app(&alipay_app("2021000000000002", OTHER_SELLER))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_alipay_app("2021000000000001")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&app)
+    );
 
     let token = AppAuthToken {
         token: "202101BBd1a7d8f1c2e3".to_string(),
@@ -725,7 +1211,14 @@ pub async fn alipay_credentials_crud_and_cascade(store: Arc<dyn Store>) {
     };
     store.put_app_auth_token(&token).await.unwrap();
     store.put_app_auth_token(&token2).await.unwrap();
-    assert_eq!(store.get_app_auth_token(&token.token).await.unwrap().as_ref(), Some(&token));
+    assert_eq!(
+        store
+            .get_app_auth_token(&token.token)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&token)
+    );
     assert_eq!(store.list_app_auth_tokens().await.unwrap().len(), 2);
 
     // Replacing an app keeps its tokens.
@@ -733,24 +1226,47 @@ pub async fn alipay_credentials_crud_and_cascade(store: Arc<dyn Store>) {
     changed.always_fund_bill_list = true;
     changed.aes_key = None;
     store.put_alipay_app(&changed).await.unwrap();
-    assert_eq!(store.get_alipay_app(&app.app_id).await.unwrap().as_ref(), Some(&changed));
-    assert!(store.get_app_auth_token(&token.token).await.unwrap().is_some());
+    assert_eq!(
+        store.get_alipay_app(&app.app_id).await.unwrap().as_ref(),
+        Some(&changed)
+    );
+    assert!(store
+        .get_app_auth_token(&token.token)
+        .await
+        .unwrap()
+        .is_some());
 
-    let ids: Vec<_> = store.list_alipay_apps().await.unwrap().into_iter().map(|a| a.app_id).collect();
+    let ids: Vec<_> = store
+        .list_alipay_apps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.app_id)
+        .collect();
     assert_eq!(ids, vec!["2021000000000001", "2021000000000002"]);
 
     // Replacing a token.
     let mut t2 = token.clone();
     t2.expires_at = None;
     store.put_app_auth_token(&t2).await.unwrap();
-    assert_eq!(store.get_app_auth_token(&token.token).await.unwrap().as_ref(), Some(&t2));
+    assert_eq!(
+        store
+            .get_app_auth_token(&token.token)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&t2)
+    );
 
     // Deleting the app takes its tokens with it, and only its tokens.
     assert!(store.delete_alipay_app(&app.app_id).await.unwrap());
     assert!(!store.delete_alipay_app(&app.app_id).await.unwrap());
     assert_eq!(store.get_alipay_app(&app.app_id).await.unwrap(), None);
     assert_eq!(store.get_app_auth_token(&token.token).await.unwrap(), None);
-    assert_eq!(store.list_app_auth_tokens().await.unwrap(), vec![token2.clone()]);
+    assert_eq!(
+        store.list_app_auth_tokens().await.unwrap(),
+        vec![token2.clone()]
+    );
 
     assert!(store.delete_app_auth_token(&token2.token).await.unwrap());
     assert!(!store.delete_app_auth_token(&token2.token).await.unwrap());
@@ -761,7 +1277,11 @@ pub async fn top_credentials_crud_and_cascade(store: Arc<dyn Store>) {
     let app = TopApp {
         app_key: "12345678".to_string(),
         app_secret: "helloworld".to_string(),
-        sign_methods: vec!["md5".to_string(), "hmac".to_string(), "hmac-sha256".to_string()],
+        sign_methods: vec![
+            "md5".to_string(),
+            "hmac".to_string(),
+            "hmac-sha256".to_string(),
+        ],
         merchant_id: SELLER.to_string(),
     };
     let other = TopApp {
@@ -772,9 +1292,15 @@ pub async fn top_credentials_crud_and_cascade(store: Arc<dyn Store>) {
     };
     store.put_top_app(&app).await.unwrap();
     store.put_top_app(&other).await.unwrap();
-    assert_eq!(store.get_top_app("12345678").await.unwrap().as_ref(), Some(&app));
+    assert_eq!(
+        store.get_top_app("12345678").await.unwrap().as_ref(),
+        Some(&app)
+    );
     assert_eq!(store.get_top_app("nope").await.unwrap(), None);
-    assert_eq!(store.list_top_apps().await.unwrap(), vec![app.clone(), other.clone()]);
+    assert_eq!(
+        store.list_top_apps().await.unwrap(),
+        vec![app.clone(), other.clone()]
+    );
 
     let session = TopSession {
         session: "6100e23657fb0b2d0c78568e55a3031134be9a3a5d4b3a365753805".to_string(),
@@ -790,19 +1316,39 @@ pub async fn top_credentials_crud_and_cascade(store: Arc<dyn Store>) {
     };
     store.put_top_session(&session).await.unwrap();
     store.put_top_session(&session2).await.unwrap();
-    assert_eq!(store.get_top_session(&session.session).await.unwrap().as_ref(), Some(&session));
-    assert_eq!(store.list_top_sessions().await.unwrap(), vec![session.clone(), session2.clone()]);
+    assert_eq!(
+        store
+            .get_top_session(&session.session)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&session)
+    );
+    assert_eq!(
+        store.list_top_sessions().await.unwrap(),
+        vec![session.clone(), session2.clone()]
+    );
 
     let mut rotated = app.clone();
     rotated.app_secret = "rotated".to_string();
     store.put_top_app(&rotated).await.unwrap();
-    assert_eq!(store.get_top_app(&app.app_key).await.unwrap().as_ref(), Some(&rotated));
-    assert!(store.get_top_session(&session.session).await.unwrap().is_some());
+    assert_eq!(
+        store.get_top_app(&app.app_key).await.unwrap().as_ref(),
+        Some(&rotated)
+    );
+    assert!(store
+        .get_top_session(&session.session)
+        .await
+        .unwrap()
+        .is_some());
 
     assert!(store.delete_top_app(&app.app_key).await.unwrap());
     assert!(!store.delete_top_app(&app.app_key).await.unwrap());
     assert_eq!(store.get_top_session(&session.session).await.unwrap(), None);
-    assert_eq!(store.list_top_sessions().await.unwrap(), vec![session2.clone()]);
+    assert_eq!(
+        store.list_top_sessions().await.unwrap(),
+        vec![session2.clone()]
+    );
     assert!(store.delete_top_session(&session2.session).await.unwrap());
     assert!(!store.delete_top_session(&session2.session).await.unwrap());
     assert_eq!(store.list_top_apps().await.unwrap(), vec![other]);
@@ -816,7 +1362,10 @@ pub async fn credential_of_unknown_app_is_refused(store: Arc<dyn Store>) {
         expires_at: None,
     };
     let err = store.put_app_auth_token(&token).await.unwrap_err();
-    assert!(matches!(&err, StoreError::MissingParent { parent: "Alipay app", key } if key == "2021999999999999"), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::MissingParent { parent: "Alipay app", key } if key == "2021999999999999"),
+        "{err:?}"
+    );
     let session = TopSession {
         session: "6100e2".to_string(),
         app_key: "404".to_string(),
@@ -824,7 +1373,10 @@ pub async fn credential_of_unknown_app_is_refused(store: Arc<dyn Store>) {
         expires_at: None,
     };
     let err = store.put_top_session(&session).await.unwrap_err();
-    assert!(matches!(&err, StoreError::MissingParent { parent: "TOP app", key } if key == "404"), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::MissingParent { parent: "TOP app", key } if key == "404"),
+        "{err:?}"
+    );
     assert!(store.list_app_auth_tokens().await.unwrap().is_empty());
     assert!(store.list_top_sessions().await.unwrap().is_empty());
 }
@@ -839,7 +1391,10 @@ pub async fn nonce_claim_replay_expiry(store: Arc<dyn Store>) {
     let t1 = t0 + chrono::Duration::minutes(5);
     assert!(!nonces.claim(app, "n-1", t1 + window, t1).await.unwrap());
     // The same nonce of another app, another nonce of the same app.
-    assert!(nonces.claim("2021000000000002", "n-1", t1 + window, t1).await.unwrap());
+    assert!(nonces
+        .claim("2021000000000002", "n-1", t1 + window, t1)
+        .await
+        .unwrap());
     assert!(nonces.claim(app, "n-2", t1 + window, t1).await.unwrap());
     // At the end of its window the nonce is forgotten and may be claimed again, once.
     let t2 = t0 + window;
@@ -850,13 +1405,18 @@ pub async fn nonce_claim_replay_expiry(store: Arc<dyn Store>) {
 
     // Many claims, so the periodic purge runs, and concurrent claims of one nonce: one winner.
     for i in 0..1100 {
-        assert!(nonces.claim(app, &format!("bulk-{i}"), t2 + window, t2).await.unwrap());
+        assert!(nonces
+            .claim(app, &format!("bulk-{i}"), t2 + window, t2)
+            .await
+            .unwrap());
     }
     let t3 = t2 + window + window;
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let nonces = nonces.clone();
-        tasks.push(tokio::spawn(async move { nonces.claim(app, "race", t3 + window, t3).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            nonces.claim(app, "race", t3 + window, t3).await.unwrap()
+        }));
     }
     let mut winners = 0;
     for t in tasks {
@@ -870,10 +1430,22 @@ pub async fn nonce_claim_replay_expiry(store: Arc<dyn Store>) {
 pub async fn meta_values(store: Arc<dyn Store>) {
     assert_eq!(store.get_meta("schema_note").await.unwrap(), None);
     store.put_meta("schema_note", "hello").await.unwrap();
-    assert_eq!(store.get_meta("schema_note").await.unwrap().as_deref(), Some("hello"));
+    assert_eq!(
+        store.get_meta("schema_note").await.unwrap().as_deref(),
+        Some("hello")
+    );
     store.put_meta("schema_note", "").await.unwrap();
-    assert_eq!(store.get_meta("schema_note").await.unwrap().as_deref(), Some(""));
+    assert_eq!(
+        store.get_meta("schema_note").await.unwrap().as_deref(),
+        Some("")
+    );
     store.put_meta("other", "证大五道口店").await.unwrap();
-    assert_eq!(store.get_meta("other").await.unwrap().as_deref(), Some("证大五道口店"));
-    assert_eq!(store.get_meta("schema_note").await.unwrap().as_deref(), Some(""));
+    assert_eq!(
+        store.get_meta("other").await.unwrap().as_deref(),
+        Some("证大五道口店")
+    );
+    assert_eq!(
+        store.get_meta("schema_note").await.unwrap().as_deref(),
+        Some("")
+    );
 }
