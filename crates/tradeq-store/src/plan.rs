@@ -269,8 +269,12 @@ pub(crate) fn plan_kind(
                     // Compared as records, not text: PostgreSQL hands JSONB back re-ordered.
                     let same = match cur.doc {
                         DocRef::Batch(j) => records[j] == *r,
+                        // The same text is the same record (one serializer wrote both);
+                        // other text may still be the same record, written by another
+                        // version or normalized by the database.
                         DocRef::Stored(j) => {
-                            decode_record(kind, pk, &stored[j].doc).is_ok_and(|s| s == *r)
+                            stored[j].doc == batch.docs[i]
+                                || decode_record(kind, pk, &stored[j].doc).is_ok_and(|s| s == *r)
                         }
                     };
                     if same {

@@ -22,10 +22,10 @@ use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_model::{KeyKind, Record, RecordKind};
 
 use crate::codec::{
-    audit_row, decode_credential, decode_record, encode_credential, holder_row, json_array,
-    key_slot, millis, missing_parent, stamp_seconds, stored_row, AuditRow, KindSpec,
+    audit_row, decode_credential, decode_record, encode_credential, json_array, key_slot, millis,
+    missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
-use crate::plan::{chunk_sizes, plan_kind, Batch, Holder, DELETED};
+use crate::plan::{chunk_sizes, plan_kind, Batch, Holder, StoredRow, DELETED};
 use crate::{AuditEntry, NonceStore, Store, StoreError, WriteOutcome};
 
 /// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
@@ -88,15 +88,19 @@ impl KindSql {
         });
         let secondary = spec.secondary_select("t.", "NULL");
         // CROSS JOIN makes SQLite drive the loop from the (small) JSON array and probe the
-        // table's index for each element, whatever its statistics say.
+        // table's index for each element, whatever its statistics say. The rows come back
+        // aggregated into one JSON array: sqlx hands every row from its worker thread to the
+        // caller through a channel, which costs more than the lookup itself.
         let lookup = format!(
-            "SELECT t.{pk}, t.merchant, {secondary}, t.gmt_modified, t.version, t.doc \
+            "SELECT json_group_array(json_array(t.{pk}, t.merchant, {secondary}, \
+             t.gmt_modified, t.version, t.doc)) \
              FROM json_each(?1) AS j CROSS JOIN {table} AS t ON t.{pk} = j.value"
         );
         let holders = |col: &str| {
             format!(
-                "SELECT t.{pk}, t.merchant, t.{col} FROM json_each(?1) AS j \
-                 CROSS JOIN {table} AS t ON t.merchant = j.value ->> 0 AND t.{col} = j.value ->> 1"
+                "SELECT json_group_array(json_array(t.{pk}, t.merchant, t.{col})) \
+                 FROM json_each(?1) AS j CROSS JOIN {table} AS t \
+                 ON t.merchant = j.value ->> 0 AND t.{col} = j.value ->> 1"
             )
         };
         let cols = spec.columns();
@@ -159,6 +163,9 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .synchronous(SqliteSynchronous::Normal)
+            // A multi-row upsert keeps a statement journal (to undo itself on a constraint
+            // error); in memory rather than in a temporary file.
+            .pragma("temp_store", "memory")
             // Every kind has about a dozen statement shapes; the default cache of 100 would
             // evict and re-prepare them.
             .statement_cache_capacity(512);
@@ -260,12 +267,63 @@ impl SqliteStore {
         if pairs.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(sql)
+        let rows: String = sqlx::query_scalar(sql)
             .bind(json_array(pairs)?)
-            .fetch_all(&mut *conn)
+            .fetch_one(&mut *conn)
             .await?;
-        Ok(rows.iter().map(holder_row).collect::<Result<_, _>>()?)
+        let rows: Vec<(String, String, String)> = parse_rows(&rows)?;
+        Ok(rows
+            .into_iter()
+            .map(|(pk, merchant, value)| Holder {
+                pk,
+                merchant,
+                value,
+            })
+            .collect())
     }
+
+    /// The stored rows of a JSON array of primary keys, with one statement.
+    async fn stored(
+        conn: &mut sqlx::SqliteConnection,
+        sql: &str,
+        pks: &[&str],
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        let rows: String = sqlx::query_scalar(sql)
+            .bind(json_array(pks)?)
+            .fetch_one(&mut *conn)
+            .await?;
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            i64,
+            String,
+        );
+        let rows: Vec<Row> = parse_rows(&rows)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(pk, merchant, out_trade_no, short_trade_no, gmt_modified, version, doc)| {
+                    StoredRow {
+                        pk,
+                        merchant,
+                        out_trade_no,
+                        short_trade_no,
+                        gmt_modified,
+                        version,
+                        doc,
+                    }
+                },
+            )
+            .collect())
+    }
+}
+
+/// Parses rows aggregated by `json_group_array(json_array(…))`.
+fn parse_rows<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
 }
 
 #[async_trait]
@@ -283,37 +341,23 @@ impl Store for SqliteStore {
         &self,
         records: &[Record],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        let t0 = std::time::Instant::now();
         let mut batch = Batch::new(records);
         if records.is_empty() {
             return Ok(Vec::new());
         }
         let at = millis(Utc::now());
-        let t1 = std::time::Instant::now();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let mut tl = std::time::Duration::ZERO;
-        let mut tp = tl;
-        let mut tw = tl;
         for kind in RecordKind::ALL {
             let idx = batch.pending(kind);
             if idx.is_empty() {
                 continue;
             }
             let sql = self.sql(kind);
-            let a = std::time::Instant::now();
-            let rows = sqlx::query(&sql.lookup)
-                .bind(json_array(&batch.primary_keys(&idx))?)
-                .fetch_all(&mut *tx)
-                .await?;
-            let stored = rows.iter().map(stored_row).collect::<Result<Vec<_>, _>>()?;
+            let stored = Self::stored(&mut tx, &sql.lookup, &batch.primary_keys(&idx)).await?;
             let outs = Self::holders(&mut tx, &sql.lookup_out, &batch.out_pairs(&idx)).await?;
             let shorts =
                 Self::holders(&mut tx, &sql.lookup_short, &batch.short_pairs(&idx)).await?;
-            let b = std::time::Instant::now();
             let plan = plan_kind(&mut batch, kind, &idx, stored, outs, shorts);
-            let c = std::time::Instant::now();
-            tl += b - a;
-            tp += c - b;
 
             if !plan.delete_first.is_empty() {
                 sqlx::query(&sql.delete_many)
@@ -343,29 +387,14 @@ impl Store for SqliteStore {
                 }
                 q.execute(&mut *tx).await?;
             }
-            tw += c.elapsed();
         }
-        let t2 = std::time::Instant::now();
         let audit: Vec<AuditRow<'_>> = batch
             .sorted_audit()
             .iter()
             .map(|&(i, action)| AuditRow::of(&records[i], action))
             .collect();
         self.insert_audit(&mut tx, at, &audit).await?;
-        let t3 = std::time::Instant::now();
         tx.commit().await?;
-        let t4 = std::time::Instant::now();
-        if std::env::var("TQ_PROF").is_ok() {
-            eprintln!(
-                "prep {:?} lookup {:?} plan {:?} write {:?} audit {:?} commit {:?}",
-                t1 - t0,
-                tl,
-                tp,
-                tw,
-                t3 - t2,
-                t4 - t3
-            );
-        }
         Ok(batch.finish())
     }
 

@@ -6,6 +6,11 @@
 //! Answers carry `alipay-timestamp`, `alipay-nonce` and `alipay-signature` over
 //! `ts\nnonce\nbody\n`; errors are `{"code","message","links"}` with HTTP 4xx/5xx, signed the
 //! same way whenever the app is known.
+//!
+//! Content encryption (`alipay-encrypt-type: AES`, PROTOCOL-ALIPAY B.1/B.2): the body is
+//! base64(AES-CBC, zero IV) of the JSON and is signed as sent; a successful answer is encrypted
+//! the same way and signed over the ciphertext. Errors stay plain JSON (the SDKs parse them
+//! before anything else).
 
 use std::sync::Arc;
 
@@ -16,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
+use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
 use tradeq_wire::alipay::sign::{rsa_sign, rsa_verify, SignType};
 use tradeq_wire::alipay::v3::{
     error_body, method_for_v3_path, parse_authorization, request_sign_content,
@@ -30,6 +36,15 @@ use crate::metrics::record_request;
 use crate::state::AppState;
 
 const APP_AUTH_TOKEN_HEADER: &str = "alipay-app-auth-token";
+const ENCRYPT_TYPE_HEADER: &str = "alipay-encrypt-type";
+
+/// How far a request got: the app that signs the answer, and the AES key that encrypts a
+/// successful one.
+#[derive(Default)]
+struct Reply {
+    signer: Option<Arc<ResolvedAlipayApp>>,
+    aes_key: Option<String>,
+}
 
 /// Serves `/v3/…`.
 pub async fn handle(
@@ -40,18 +55,28 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let trace_id = request_id();
-    let mut signer: Option<Arc<ResolvedAlipayApp>> = None;
-    let result = answer(&state, &http_method, &uri, &headers, &body, &mut signer).await;
-    let (status, body, outcome) = match result {
-        Ok(body) => (StatusCode::OK, body, "success"),
+    let mut reply = Reply::default();
+    let result = answer(&state, &http_method, &uri, &headers, &body, &mut reply).await;
+    let result = match (result, &reply.aes_key) {
+        (Ok(plain), Some(key)) => aes_encrypt(key, plain.as_bytes())
+            .map(|ct| (ct, true))
+            .map_err(|e| {
+                tracing::error!(error = %e, "encrypting a v3 answer failed");
+                V3Error::unknow_error()
+            }),
+        (other, _) => other.map(|plain| (plain, false)),
+    };
+    let (status, body, encrypted, outcome) = match result {
+        Ok((body, encrypted)) => (StatusCode::OK, body, encrypted, "success"),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             error_body(&e, &trace_id),
+            false,
             "error",
         ),
     };
     record_request("alipay_v3", uri.path(), outcome);
-    respond(status, body, signer, &trace_id).await
+    respond(status, body, encrypted, reply.signer, &trace_id).await
 }
 
 async fn answer(
@@ -60,7 +85,7 @@ async fn answer(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-    signer: &mut Option<Arc<ResolvedAlipayApp>>,
+    reply: &mut Reply,
 ) -> Result<String, V3Error> {
     let now = Utc::now();
     let header_text = match headers.get(header::AUTHORIZATION) {
@@ -74,7 +99,7 @@ async fn answer(
         .await?
         .ok_or_else(V3Error::invalid_app_id)?;
     // From here on the app is known, so every answer is signed.
-    *signer = Some(app.clone());
+    reply.signer = Some(app.clone());
 
     let method = method_for_v3_path(uri.path())
         .and_then(|m| Method::from_name(&m))
@@ -111,7 +136,8 @@ async fn answer(
         ));
     }
     let merchant = effective_merchant(state, &app, token.as_deref(), now).await?;
-    let params = business_params(http_method, uri, body)?;
+    let plain_body = decrypt_body(&app, headers, body, reply)?;
+    let params = business_params(http_method, uri, plain_body.as_deref().unwrap_or(body))?;
     let caller = Caller {
         merchant,
         always_fund_bill_list: app.app.always_fund_bill_list,
@@ -240,6 +266,36 @@ async fn effective_merchant(
     }
 }
 
+/// With `alipay-encrypt-type: AES`: the decrypted body (`None` when empty), and the key that will
+/// encrypt the answer recorded in `reply`. Without the header: `None`, the body is plain.
+fn decrypt_body(
+    app: &ResolvedAlipayApp,
+    headers: &HeaderMap,
+    body: &[u8],
+    reply: &mut Reply,
+) -> Result<Option<Vec<u8>>, V3Error> {
+    let Some(kind) = headers.get(ENCRYPT_TYPE_HEADER) else {
+        return Ok(None);
+    };
+    if !kind.as_bytes().eq_ignore_ascii_case(b"AES") {
+        return Err(V3Error::new(400, "invalid-encrypt-type", "无效的加密类型"));
+    }
+    let key = app
+        .app
+        .aes_key
+        .as_deref()
+        .ok_or_else(|| V3Error::new(400, "missing-encrypt-key", "缺少加密配置"))?;
+    let decryption_error = || V3Error::new(400, "decryption-error-unknown", "解密出错, 未知错误");
+    let plain = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let text = std::str::from_utf8(body).map_err(|_| decryption_error())?;
+        Some(aes_decrypt(key, text).map_err(|_| decryption_error())?)
+    };
+    reply.aes_key = Some(key.to_string());
+    Ok(plain)
+}
+
 /// POST: the JSON body object. GET: the query parameters; a repeated `query_options` becomes an
 /// array.
 fn business_params(
@@ -290,6 +346,7 @@ fn business_params(
 async fn respond(
     status: StatusCode,
     body: String,
+    encrypted: bool,
     signer: Option<Arc<ResolvedAlipayApp>>,
     trace_id: &str,
 ) -> Response {
@@ -309,10 +366,13 @@ async fn respond(
     };
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=utf-8"),
-    );
+    // An encrypted answer is base64 text, signed as such.
+    let content_type = if encrypted {
+        "text/plain;charset=utf-8"
+    } else {
+        "application/json;charset=utf-8"
+    };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     for (name, value) in [
         ("alipay-trace-id", Some(trace_id.to_string())),
         ("alipay-timestamp", signature.as_ref().map(|_| timestamp)),

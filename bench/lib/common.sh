@@ -1,0 +1,205 @@
+# Shared helpers of the benchmark scripts. Source it; do not run it.
+#
+# Conventions
+# - The server under test is pinned to SERVER_CPUS (default core 0) and the load generator to
+#   CLIENT_CPUS (default core 1), so "the cores the server used" is exactly one.
+# - Everything listens on 127.0.0.1 only, every run is bounded in time and request count.
+# - Raw results go to bench/results/ (git-ignored); each script prints its own table.
+
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+RESULTS_DIR="${RESULTS_DIR:-$BENCH_DIR/results}"
+# Scratch space: data dirs, request files, a private copy of the binary.
+WORK="${BENCH_WORK:-/tmp/tradeq-bench}"
+SERVER_CPUS="${SERVER_CPUS:-0}"
+CLIENT_CPUS="${CLIENT_CPUS:-1}"
+# Base port; each script uses a few ports above it.
+BASE_PORT="${BENCH_PORT:-18480}"
+# Load (1-minute average) above which we wait before measuring, and for how long at most.
+MAX_LOAD="${BENCH_MAX_LOAD:-0.5}"
+MAX_WAIT_SECS="${BENCH_MAX_WAIT_SECS:-900}"
+# Durations of the measured runs (seconds).
+PEAK_SECS="${BENCH_PEAK_SECS:-15}"
+LAT_SECS="${BENCH_LAT_SECS:-15}"
+WARM_SECS="${BENCH_WARM_SECS:-3}"
+# Connections of the closed-loop (peak) runs and of the paced (latency) runs.
+CONNS="${BENCH_CONNS:-32}"
+LAT_CONNS="${BENCH_LAT_CONNS:-16}"
+
+PY="$BENCH_DIR/.venv/bin/python"
+TQ="$WORK/bin/tradeq"
+LUA="$BENCH_DIR/lib/replay.lua"
+
+mkdir -p "$RESULTS_DIR" "$WORK/bin"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+need() {
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 ||
+            die "$tool is missing: run bash bench/setup.sh (Debian: apt-get install -y wrk nginx-light hyperfine)"
+    done
+}
+
+# The Python venv with `cryptography` (bench/setup.sh makes it).
+ensure_venv() {
+    if [ ! -x "$PY" ] || ! "$PY" -c 'import cryptography' 2>/dev/null; then
+        log "creating bench/.venv"
+        python3 -m venv "$BENCH_DIR/.venv"
+        "$BENCH_DIR/.venv/bin/pip" install -q -r "$BENCH_DIR/requirements.txt"
+    fi
+}
+
+# Builds the release binary and snapshots it, so that a concurrent rebuild in the repo cannot
+# swap the binary under a running benchmark. BENCH_SKIP_BUILD=1 reuses the last snapshot.
+build_tradeq() {
+    if [ "${BENCH_SKIP_BUILD:-0}" = 1 ] && [ -x "$TQ" ]; then
+        return
+    fi
+    log "cargo build --release"
+    (cd "$REPO_DIR" && cargo build --release --quiet)
+    cp "$REPO_DIR/target/release/tradeq" "$TQ.new"
+    mv "$TQ.new" "$TQ"
+    git -C "$REPO_DIR" rev-parse --short HEAD >"$WORK/bin/commit" 2>/dev/null || echo unknown >"$WORK/bin/commit"
+    if ! git -C "$REPO_DIR" diff --quiet HEAD -- crates src Cargo.toml Cargo.lock 2>/dev/null; then
+        echo "$(cat "$WORK/bin/commit")+dirty" >"$WORK/bin/commit"
+    fi
+}
+
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# Waits (polling every minute, at most MAX_WAIT_SECS) until the 1-minute load is below
+# MAX_LOAD, since other work on the machine skews every number. Records what it saw.
+wait_quiet() {
+    local waited=0 load
+    load=$(load1)
+    while awk -v l="$load" -v m="$MAX_LOAD" 'BEGIN{exit !(l > m)}'; do
+        if [ "$waited" -ge "$MAX_WAIT_SECS" ]; then
+            log "load is still $load after ${waited}s; measuring anyway (noted in the results)"
+            break
+        fi
+        log "1-minute load $load > $MAX_LOAD: waiting (${waited}s so far)"
+        sleep 60
+        waited=$((waited + 60))
+        load=$(load1)
+    done
+    echo "$load"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+    local port=$1 i
+    for i in $(seq 1 300); do
+        if ! port_free "$port"; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_server DATA_DIR PORT [CPUS] [extra args…]: starts `tradeq serve --demo` pinned to CPUS
+# and sets SERVER_PID. Its log is DATA_DIR/server.log.
+start_server() {
+    local dir=$1 port=$2 cpus=${3:-$SERVER_CPUS}
+    shift 3 || shift $#
+    port_free "$port" || die "port $port is in use"
+    port_free $((port + 1)) || die "port $((port + 1)) is in use"
+    mkdir -p "$dir"
+    taskset -c "$cpus" "$TQ" serve --demo --data-dir "$dir" \
+        --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" "$@" \
+        >"$dir/server.log" 2>&1 &
+    SERVER_PID=$!
+    if ! wait_port "$port"; then
+        cat "$dir/server.log" >&2
+        die "tradeq did not start"
+    fi
+    [ -s "$dir/demo-credentials.json" ] || die "no demo-credentials.json in $dir"
+}
+
+stop_server() {
+    if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=
+}
+
+# Imports a JSONL file into a data dir (no server running on it).
+import_file() {
+    local kind=$1 file=$2 dir=$3
+    "$TQ" import "$kind" "$file" --data-dir "$dir" 2>&1 | tail -n 2 >&2
+}
+
+# run_wrk NAME URL FILE MODE RATE CHECK SECS CONNS: one wrk run (one thread on CLIENT_CPUS)
+# replaying the pre-built requests of FILE. MODE is `cycle` or `once`; RATE 0 is closed loop,
+# otherwise a paced schedule of RATE requests/s. CHECK is a byte string every answer must
+# contain ("-" for none). Prints the `RESULT k=v…` line of replay.lua (and keeps wrk's output).
+run_wrk() {
+    local name=$1 url=$2 file=$3 mode=$4 rate=$5 check=$6 secs=$7 conns=$8
+    local out="$RESULTS_DIR/wrk-$name.txt"
+    taskset -c "$CLIENT_CPUS" wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s \
+        -s "$LUA" "$url" -- "$file" "$mode" "$rate" "$check" >"$out" 2>&1 || {
+        cat "$out" >&2
+        die "wrk failed ($name)"
+    }
+    grep '^RESULT ' "$out" | tail -n 1 || die "no RESULT from wrk ($name): $(cat "$out")"
+}
+
+# field LINE KEY: the value of key=value in a RESULT line.
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+
+# A RESULT line must show no socket errors, no HTTP errors and no bad answers.
+check_clean() {
+    local name=$1 line=$2 k v bad=0
+    for k in connect read write status timeout bad; do
+        v=$(field "$line" "$k")
+        if [ "${v:-0}" != 0 ]; then
+            log "$name: $k errors = $v"
+            bad=1
+        fi
+    done
+    if [ "$(field "$line" exhausted)" = 1 ]; then
+        log "$name: ran out of single-use requests"
+        bad=1
+    fi
+    if [ "$bad" = 1 ]; then
+        grep '^SAMPLE ' "$RESULTS_DIR/wrk-$name.txt" | head -c 600 >&2 || true
+        return 1
+    fi
+}
+
+fmt_int() { awk -v x="$1" 'BEGIN{printf "%d", x + 0.5}'; }
+fmt_ms() { awk -v x="$1" 'BEGIN{printf "%.2f", x / 1000}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }'; }
+times() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
+
+# Appends one JSON object (from key=value pairs) to RESULTS_DIR/summary.jsonl.
+record() {
+    "$PY" - "$RESULTS_DIR/summary.jsonl" "$@" <<'EOF'
+import json, sys, time
+path, pairs = sys.argv[1], sys.argv[2:]
+row = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+for p in pairs:
+    k, _, v = p.partition("=")
+    try:
+        v = float(v) if "." in v or "e" in v.lower() else int(v)
+    except ValueError:
+        pass
+    row[k] = v
+with open(path, "a") as f:
+    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+EOF
+}
+
+# The RSA ceiling measured by rsa-ceiling.sh (answers/s/core), measuring it if missing.
+rsa_ceiling() {
+    if [ ! -s "$RESULTS_DIR/rsa-ceiling.env" ]; then
+        bash "$BENCH_DIR/rsa-ceiling.sh" >&2
+    fi
+    # shellcheck disable=SC1091
+    . "$RESULTS_DIR/rsa-ceiling.env"
+    echo "$RSA_CEILING"
+}
