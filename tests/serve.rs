@@ -68,7 +68,17 @@ async fn demo_serves_credentials_admin_api_and_stops_cleanly() {
         .await
         .unwrap();
     assert_eq!(health["status"], "ok");
-    assert!(health["records"]["alipay-trade"].as_u64().unwrap() >= 5);
+    assert_eq!(health["backend"], "sqlite");
+    let stats: serde_json::Value = http
+        .get(format!("{admin}/v1/stats"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats["records"]["alipay-trade"].as_u64().unwrap() >= 5);
 
     let openapi: serde_json::Value = http
         .get(format!("{admin}/openapi.json"))

@@ -108,15 +108,24 @@ start_server() {
     port_free "$port" || die "port $port is in use"
     port_free $((port + 1)) || die "port $((port + 1)) is in use"
     mkdir -p "$dir"
+    rm -f "$dir/demo-credentials.json"
     taskset -c "$cpus" "$TQ" serve --demo --data-dir "$dir" \
         --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" "$@" \
         >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
-    if ! wait_port "$port"; then
-        cat "$dir/server.log" >&2
-        die "tradeq did not start"
-    fi
-    [ -s "$dir/demo-credentials.json" ] || die "no demo-credentials.json in $dir"
+    local i
+    for i in $(seq 1 300); do
+        # The listener is bound before the demo credentials are written.
+        if ! port_free "$port" && [ -s "$dir/demo-credentials.json" ] &&
+            grep -q '"gateway_url": "http://127.0.0.1:'"$port"'"' "$dir/demo-credentials.json"; then
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$dir/server.log" >&2
+    stop_server
+    die "tradeq did not start"
 }
 
 stop_server() {
@@ -139,13 +148,31 @@ import_file() {
 # contain ("-" for none). Prints the `RESULT k=v…` line of replay.lua (and keeps wrk's output).
 run_wrk() {
     local name=$1 url=$2 file=$3 mode=$4 rate=$5 check=$6 secs=$7 conns=$8
-    local out="$RESULTS_DIR/wrk-$name.txt"
+    local out="$RESULTS_DIR/wrk-$name.txt" before after line
+    before=$(grep '^cpu[0-9]' /proc/stat)
     taskset -c "$CLIENT_CPUS" wrk -t1 -c"$conns" -d"${secs}s" --timeout 10s \
         -s "$LUA" "$url" -- "$file" "$mode" "$rate" "$check" >"$out" 2>&1 || {
         cat "$out" >&2
         die "wrk failed ($name)"
     }
-    grep '^RESULT ' "$out" | tail -n 1 || die "no RESULT from wrk ($name): $(cat "$out")"
+    after=$(grep '^cpu[0-9]' /proc/stat)
+    line=$(grep '^RESULT ' "$out" | tail -n 1) || die "no RESULT from wrk ($name): $(cat "$out")"
+    # How busy the server's and the client's cores were: a server core below ~95 % at "peak"
+    # means the client, not the server, was the limit.
+    echo "$line server_cpu=$(cpu_busy "$before" "$after" "$SERVER_CPUS") client_cpu=$(cpu_busy "$before" "$after" "$CLIENT_CPUS")"
+}
+
+# cpu_busy BEFORE AFTER CPUS: busy % (average over the listed cores, e.g. "0" or "0,1") between
+# two snapshots of the cpuN lines of /proc/stat.
+cpu_busy() {
+    awk -v cpus="$3" -v before="$1" -v after="$2" 'BEGIN {
+        n = split(cpus, want, ",")
+        for (i = 1; i <= n; i++) sel["cpu" want[i]] = 1
+        m = split(before, b, "\n"); for (i = 1; i <= m; i++) { split(b[i], f, " "); if (f[1] in sel) { t = 0; for (j = 2; j <= 9; j++) t += f[j]; tot0 += t; idle0 += f[5] + f[6] } }
+        m = split(after, a, "\n"); for (i = 1; i <= m; i++) { split(a[i], f, " "); if (f[1] in sel) { t = 0; for (j = 2; j <= 9; j++) t += f[j]; tot1 += t; idle1 += f[5] + f[6] } }
+        dt = tot1 - tot0; if (dt <= 0) { print "n/a"; exit }
+        printf "%.0f", 100 * (dt - (idle1 - idle0)) / dt
+    }'
 }
 
 # field LINE KEY: the value of key=value in a RESULT line.

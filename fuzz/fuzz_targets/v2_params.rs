@@ -26,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let raw_b = raw_form_value(req.body, "charset");
     for (outer, v) in [(req.query, raw_q), (req.body, raw_b)] {
         if let Some(v) = v {
-            assert!(input::is_subslice(outer, v), "raw_form_value returned a foreign slice");
+            // `name` without `=` yields a static empty slice; anything else borrows the input.
+            assert!(v.is_empty() || input::is_subslice(outer, v), "foreign slice");
         }
     }
     let picked = raw_q

@@ -9,14 +9,17 @@ over `<alipay-timestamp>\\n<alipay-nonce>\\n<body>\\n` (PROTOCOL-ALIPAY B.1, B.2
 import base64
 import http.client
 import json
+import re
 import time
 import urllib.parse
 import uuid
 
 import pytest
+from Crypto.Cipher import AES
 from Crypto.Hash import SHA256
 from Crypto.PublicKey import RSA
 from Crypto.Signature import pkcs1_15
+from Crypto.Util.Padding import pad, unpad
 
 import alipay_common as c
 
@@ -30,8 +33,26 @@ class Answer:
         self.headers = headers
         self.body = body
 
+    def encrypted(self):
+        return self.headers.get("content-type", "").startswith("text/plain")
+
     def json(self):
-        return json.loads(self.body.decode("utf-8"))
+        text = aes_decrypt(self.body) if self.encrypted() else self.body
+        return json.loads(text.decode("utf-8"))
+
+
+def aes_key():
+    return base64.b64decode(c.credentials()["alipay"]["aes_key"])
+
+
+def aes_encrypt(plain):
+    cipher = AES.new(aes_key(), AES.MODE_CBC, iv=bytes(16))
+    return base64.b64encode(cipher.encrypt(pad(plain, 16)))
+
+
+def aes_decrypt(ciphertext_b64):
+    cipher = AES.new(aes_key(), AES.MODE_CBC, iv=bytes(16))
+    return unpad(cipher.decrypt(base64.b64decode(ciphertext_b64)), 16)
 
 
 def app_key():
@@ -59,7 +80,8 @@ def authorization(method, target, body=b"", token=None, key=None, auth=None):
     return "ALIPAY-SHA256withRSA %s,sign=%s" % (auth, sign(key or app_key(), content))
 
 
-def send(method, target, body=b"", authorization_header=None, token=None, content_type=None):
+def send(method, target, body=b"", authorization_header=None, token=None, content_type=None,
+         extra_headers=None):
     u = urllib.parse.urlsplit(c.gateway())
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
     headers = {"accept": "application/json"}
@@ -69,6 +91,7 @@ def send(method, target, body=b"", authorization_header=None, token=None, conten
         headers["authorization"] = authorization_header
     if token is not None:
         headers["alipay-app-auth-token"] = token
+    headers.update(extra_headers or {})
     conn.request(method, target, body=body if method != "GET" else None, headers=headers)
     resp = conn.getresponse()
     answer = Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
@@ -77,8 +100,9 @@ def send(method, target, body=b"", authorization_header=None, token=None, conten
     return answer
 
 
-def signed(method, target, body=b"", token=None, **kw):
-    return send(method, target, body, authorization(method, target, body, token, **kw), token)
+def signed(method, target, body=b"", token=None, extra_headers=None, content_type=None, **kw):
+    return send(method, target, body, authorization(method, target, body, token, **kw), token,
+                content_type=content_type, extra_headers=extra_headers)
 
 
 def response_signature_ok(answer):
@@ -95,7 +119,9 @@ def response_signature_ok(answer):
 def check_answer(answer):
     """Every answer is JSON with a trace id; every < 400 answer is signed and verifies (and so
     does every signed error)."""
-    assert answer.headers["content-type"].startswith("application/json"), answer.headers
+    assert answer.encrypted() or answer.headers["content-type"].startswith("application/json"), \
+        answer.headers
+    assert not answer.encrypted() or answer.status < 400, "errors are never encrypted"
     assert answer.headers.get("alipay-trace-id")
     body = answer.json()
     if answer.status < 400:
@@ -319,3 +345,30 @@ def test_every_answer_below_400_is_signed():
     assert answer.status == 200 and response_signature_ok(answer)
     tampered = Answer(answer.status, dict(answer.headers), answer.body.replace(b"88.88", b"88.89"))
     assert b"88.88" in answer.body and not response_signature_ok(tampered)
+
+
+AES_HEADERS = {"alipay-encrypt-type": "AES", "alipay-encryption-algm": "AES"}
+
+
+def test_aes_encrypted_request_and_answer():
+    body = aes_encrypt(body_of({"trade_no": TRADE}))
+    answer = signed("POST", PATH, body, extra_headers=AES_HEADERS, content_type="text/plain")
+    assert answer.status == 200 and answer.encrypted()
+    assert re.fullmatch(rb"[A-Za-z0-9+/]+=*", answer.body), answer.body
+    assert response_signature_ok(answer)  # over the ciphertext, as sent
+    assert answer.json() == c.expected_trade(c.admin_record("alipay-trade", TRADE))
+
+
+def test_aes_errors_are_plain_json():
+    bad = [
+        (AES_HEADERS, b"this is not base64!", "decryption-error-unknown"),
+        (AES_HEADERS, base64.b64encode(b"0123456789abcdef"), "decryption-error-unknown"),
+        ({"alipay-encrypt-type": "DES"}, aes_encrypt(b"{}"), "invalid-encrypt-type"),
+    ]
+    for headers, body, code in bad:
+        answer = signed("POST", PATH, body, extra_headers=headers, content_type="text/plain")
+        assert answer.status == 400 and not answer.encrypted(), (code, answer.body)
+        assert answer.json()["code"] == code
+    missing = signed("POST", PATH, aes_encrypt(body_of({"trade_no": c.OTHER_MERCHANT_TRADE})),
+                     extra_headers=AES_HEADERS, content_type="text/plain")
+    assert missing.status == 400 and missing.json()["code"] == "ACQ.TRADE_NOT_EXIST"

@@ -155,9 +155,15 @@ async fn health_metrics_and_openapi_need_no_token() {
     let v = a.json();
     assert_eq!(v["status"], "ok");
     assert_eq!(v["backend"], "sqlite");
+    assert!(v.get("records").is_none(), "health stays cheap: no counts");
+    let stats = get(&r, "/v1/stats").await;
+    assert_eq!(stats.status, StatusCode::OK);
+    let v = stats.json();
     for kind in ["alipay-trade", "koubei-order", "onsite-trade", "omni-order"] {
         assert_eq!(v["records"][kind], 0, "{kind}");
     }
+    let anonymous = send(&r, "GET", "/v1/stats", None, None, Body::empty()).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 
     let a = send(&r, "GET", "/metrics", None, None, Body::empty()).await;
     assert_eq!(a.status, StatusCode::OK);
@@ -226,9 +232,7 @@ async fn put_then_get_round_trips_a_trade() {
     assert_eq!(a.json(), json!({"outcome": "updated"}));
     assert_eq!(get(&r, &uri).await.json()["total_amount"], 9999);
 
-    let health = send(&r, "GET", "/health", None, None, Body::empty())
-        .await
-        .json();
+    let health = get(&r, "/v1/stats").await.json();
     assert_eq!(health["records"]["alipay-trade"], 1);
 
     let audit = get(&r, "/v1/audit?after=0&limit=10").await;
@@ -321,9 +325,7 @@ async fn bad_record_requests_are_named() {
         "invalid_key"
     );
     // Nothing was written.
-    let health = send(&r, "GET", "/health", None, None, Body::empty())
-        .await
-        .json();
+    let health = get(&r, "/v1/stats").await.json();
     assert_eq!(health["records"]["alipay-trade"], 0);
 }
 
@@ -443,9 +445,7 @@ async fn batch_streams_in_chunks_and_keeps_line_numbers() {
         .map(|x| x["line"].as_i64().unwrap())
         .collect();
     assert_eq!(lines, vec![1500, 2400]);
-    let health = send(&r, "GET", "/health", None, None, Body::empty())
-        .await
-        .json();
+    let health = get(&r, "/v1/stats").await.json();
     assert_eq!(health["records"]["alipay-trade"], 2498);
 }
 

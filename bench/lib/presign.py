@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Pre-builds signed requests for the load tests, and checks sample answers.
+
+Request files have one request per line: METHOD <TAB> PATH <TAB> BODY [<TAB> Header: value]…
+(bench/lib/replay.lua replays them with wrk).
+
+  presign.py v2  CREDS TRADES.jsonl OUT --count N [--same]
+  presign.py v3  CREDS TRADES.jsonl OUT --count N
+  presign.py top CREDS TRADES.jsonl OUT --count N --method edi|xlife --format json|xml
+  presign.py probe URL FILE KIND [--n 3]   send the first requests of FILE, check the answers
+
+Signing follows the specs: PROTOCOL-ALIPAY A.2 (v2: every parameter but `sign`, sorted,
+`k=v&…`, SHA256withRSA, base64; form-encoded on the wire), B.1 (v3: Authorization header over
+`auth\\nMETHOD\\nURI\\nBODY\\n`, unique nonce) and PROTOCOL-TOP §5 (md5(secret + k1v1k2v2… + secret),
+upper-case hex).
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import sys
+import time
+import urllib.parse
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+GMT8 = timezone(timedelta(hours=8))
+V2_PATH = "/gateway.do"
+V3_PATH = "/v3/alipay/trade/query"
+TOP_PATH = "/router/rest"
+
+
+def gmt8(t):
+    return datetime.fromtimestamp(t, GMT8).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def trade_keys(path, count, field):
+    """The first `count` values of `field` in a JSONL file (cycled when the file is shorter)."""
+    keys = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                keys.append(json.loads(line)[field])
+                if len(keys) >= count:
+                    break
+    if not keys:
+        sys.exit(f"no records in {path}")
+    return keys
+
+
+def form(pairs):
+    return urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote_plus)
+
+
+_KEY = None
+
+
+def _load_key(pem):
+    global _KEY
+    if _KEY is None:
+        _KEY = serialization.load_pem_private_key(pem.encode(), password=None)
+    return _KEY
+
+
+def rsa2(pem, data):
+    sig = _load_key(pem).sign(data, padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(sig).decode()
+
+
+# --- Alipay v2 ---------------------------------------------------------------------------------
+
+def v2_line(job):
+    pem, app_id, trade_no, ts = job
+    params = {
+        "app_id": app_id,
+        "method": "alipay.trade.query",
+        "format": "json",
+        "charset": "utf-8",
+        "sign_type": "RSA2",
+        "timestamp": ts,
+        "version": "1.0",
+        "biz_content": json.dumps({"trade_no": trade_no}, separators=(",", ":")),
+    }
+    content = "&".join(f"{k}={params[k]}" for k in sorted(params))
+    params["sign"] = rsa2(pem, content.encode("utf-8"))
+    # Like the official Python SDK: common parameters and sign in the URL, biz_content in the body.
+    query = form([(k, v) for k, v in params.items() if k != "biz_content"])
+    body = form([("biz_content", params["biz_content"])])
+    return "\t".join(["POST", f"{V2_PATH}?{query}", body,
+                      "Content-Type: application/x-www-form-urlencoded;charset=utf-8"])
+
+
+# --- Alipay v3 ---------------------------------------------------------------------------------
+
+def v3_line(job):
+    pem, app_id, trade_no, ts_ms, nonce = job
+    body = json.dumps({"trade_no": trade_no}, separators=(",", ":"))
+    auth = f"app_id={app_id},nonce={nonce},timestamp={ts_ms}"
+    content = f"{auth}\nPOST\n{V3_PATH}\n{body}\n"
+    sign = rsa2(pem, content.encode("utf-8"))
+    return "\t".join(["POST", V3_PATH, body,
+                      "Content-Type: application/json",
+                      "Accept: application/json",
+                      f"Authorization: ALIPAY-SHA256withRSA {auth},sign={sign}"])
+
+
+# --- TOP ---------------------------------------------------------------------------------------
+
+def top_sign(secret, params):
+    s = "".join(f"{k}{params[k]}" for k in sorted(params) if params[k] != "")
+    return hashlib.md5((secret + s + secret).encode("utf-8")).hexdigest().upper()
+
+
+def top_line(creds, method, fmt, key, ts):
+    top = creds["top"]
+    system = {
+        "method": method,
+        "app_key": top["app_key"],
+        "timestamp": ts,
+        "format": fmt,
+        "v": "2.0",
+        "sign_method": "md5",
+        "partner_id": "top-sdk-java-20200706",
+    }
+    if method == "tmall.luxury.stage.edi.alipay.trade.query":
+        biz = {"edi_alipay_trade_query_request": json.dumps({"trade_no": key}, separators=(",", ":"))}
+    else:
+        system["session"] = top["session"]
+        biz = {"trade_no": key}
+    sign = top_sign(top["app_secret"], {**system, **biz})
+    # Like the Java/Python/PHP SDKs: system parameters in the URL, business ones in the body.
+    query = form(list(system.items()) + [("sign", sign)])
+    return "\t".join(["POST", f"{TOP_PATH}?{query}", form(list(biz.items())),
+                      "Content-Type: application/x-www-form-urlencoded;charset=UTF-8"])
+
+
+TOP_METHODS = {
+    "edi": ("tmall.luxury.stage.edi.alipay.trade.query", "trade_no"),
+    "xlife": ("alibaba.xlife.onsite.trade.query", "trade_no"),
+}
+
+
+def write_lines(out, lines):
+    tmp = out + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(line + "\n")
+    os.replace(tmp, out)
+
+
+def cmd_v2(a, creds):
+    ali = creds["alipay"]
+    pem = ali["app_private_key_pkcs8_pem"]
+    now = time.time()
+    if a.same:
+        # A polling client: one trade, a fresh request (new timestamp, new signature) each time.
+        key = trade_keys(a.trades, 1, "trade_no")[0]
+        jobs = [(pem, ali["app_id"], key, gmt8(now - (i % 600))) for i in range(a.count)]
+    else:
+        keys = trade_keys(a.trades, a.count, "trade_no")
+        jobs = [(pem, ali["app_id"], keys[i % len(keys)], gmt8(now)) for i in range(a.count)]
+    with ProcessPoolExecutor(a.jobs) as ex:
+        write_lines(a.out, ex.map(v2_line, jobs, chunksize=256))
+
+
+def cmd_v3(a, creds):
+    ali = creds["alipay"]
+    pem = ali["app_private_key_pkcs8_pem"]
+    keys = trade_keys(a.trades, a.count, "trade_no")
+    ts_ms = int(time.time() * 1000)
+    run = os.urandom(4).hex()
+    jobs = [(pem, ali["app_id"], keys[i % len(keys)], ts_ms, f"{run}-{i:08d}") for i in range(a.count)]
+    with ProcessPoolExecutor(a.jobs) as ex:
+        write_lines(a.out, ex.map(v3_line, jobs, chunksize=256))
+
+
+def cmd_top(a, creds):
+    method, field = TOP_METHODS[a.method]
+    keys = trade_keys(a.trades, a.count, field)
+    ts = gmt8(time.time())
+    write_lines(a.out, (top_line(creds, method, a.format, keys[i % len(keys)], ts) for i in range(a.count)))
+
+
+# --- probe -------------------------------------------------------------------------------------
+
+def send(url, line):
+    f = line.rstrip("\n").split("\t")
+    method, path, body = f[0], f[1], f[2]
+    headers = dict(h.split(": ", 1) for h in f[3:])
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn.request(method, path, body=body.encode() if body else None, headers=headers)
+    r = conn.getresponse()
+    data = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    conn.close()
+    return r.status, hdrs, data
+
+
+def verify_v2_answer(creds, data):
+    """The v2 answer's sign covers the exact bytes of the *_response value."""
+    text = data.decode("utf-8")
+    key = '"alipay_trade_query_response":'
+    start = text.index(key) + len(key)
+    end = text.rindex(',"sign":"')
+    signed = text[start:end].encode("utf-8")
+    sign = json.loads(text)["sign"]
+    pub = serialization.load_pem_public_key(creds["alipay"]["alipay_public_key_pem"].encode())
+    pub.verify(base64.b64decode(sign), signed, padding.PKCS1v15(), hashes.SHA256())
+
+
+def verify_v3_answer(creds, hdrs, data):
+    content = f"{hdrs['alipay-timestamp']}\n{hdrs['alipay-nonce']}\n".encode() + data + b"\n"
+    pub = serialization.load_pem_public_key(creds["alipay"]["alipay_public_key_pem"].encode())
+    pub.verify(base64.b64decode(hdrs["alipay-signature"]), content, padding.PKCS1v15(), hashes.SHA256())
+
+
+def cmd_probe(a):
+    creds = json.load(open(a.creds)) if a.creds else None
+    with open(a.file, encoding="utf-8") as f:
+        lines = [next(f) for _ in range(a.n)]
+    sizes = []
+    for line in lines:
+        status, hdrs, data = send(a.url, line)
+        text = data.decode("utf-8", "replace")
+        ok = status == 200
+        if a.kind == "v2":
+            ok = ok and '"code":"10000"' in text
+            if ok and creds:
+                verify_v2_answer(creds, data)
+        elif a.kind == "v3":
+            ok = ok and '"trade_no"' in text
+            if ok and creds:
+                verify_v3_answer(creds, hdrs, data)
+        elif a.kind == "top-json":
+            ok = ok and "error_response" not in text and '"trade_no"' in text
+        elif a.kind == "top-xml":
+            ok = ok and "<error_response" not in text and "<trade_no>" in text
+        if not ok:
+            sys.exit(f"probe failed: HTTP {status}: {text[:600]}")
+        sizes.append(len(data))
+    if a.save:
+        with open(a.save, "wb") as f:
+            f.write(data)
+    print(json.dumps({"ok": True, "n": len(sizes), "bytes": sizes}))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("v2", "v3", "top"):
+        s = sub.add_parser(name)
+        s.add_argument("creds")
+        s.add_argument("trades")
+        s.add_argument("out")
+        s.add_argument("--count", type=int, required=True)
+        s.add_argument("--jobs", type=int, default=os.cpu_count())
+        if name == "v2":
+            s.add_argument("--same", action="store_true", help="every request asks the same trade")
+        if name == "top":
+            s.add_argument("--method", choices=sorted(TOP_METHODS), required=True)
+            s.add_argument("--format", choices=["json", "xml"], required=True)
+    s = sub.add_parser("probe")
+    s.add_argument("url")
+    s.add_argument("file")
+    s.add_argument("kind", choices=["v2", "v3", "top-json", "top-xml", "any"])
+    s.add_argument("--creds")
+    s.add_argument("--n", type=int, default=3)
+    s.add_argument("--save", help="write the last answer body here")
+    a = p.parse_args()
+    if a.cmd == "probe":
+        return cmd_probe(a)
+    creds = json.load(open(a.creds))
+    {"v2": cmd_v2, "v3": cmd_v3, "top": cmd_top}[a.cmd](a, creds)
+
+
+if __name__ == "__main__":
+    main()
