@@ -19,7 +19,16 @@ fn run_pytest(file: &str) {
     let server = TestServer::start_demo(None, &[]);
     run_suite(
         &tools.python,
-        &["-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", file],
+        &[
+            "-B",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rfE",
+            file,
+        ],
         &server,
         &root().join("tests/conformance"),
     );

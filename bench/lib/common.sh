@@ -221,12 +221,60 @@ with open(path, "a") as f:
 EOF
 }
 
-# The RSA ceiling measured by rsa-ceiling.sh (answers/s/core), measuring it if missing.
-rsa_ceiling() {
-    if [ ! -s "$RESULTS_DIR/rsa-ceiling.env" ]; then
-        bash "$BENCH_DIR/rsa-ceiling.sh" >&2
-    fi
-    # shellcheck disable=SC1091
-    . "$RESULTS_DIR/rsa-ceiling.env"
-    echo "$RSA_CEILING"
+# measure_rsa [SECS]: `openssl speed -seconds SECS rsa2048` on the server's core. Sets RSA_SIGN,
+# RSA_VERIFY (per second) and RSA_CEILING = 1 / (1/sign + 1/verify), the answers/s one core can
+# give when each answer costs one verify and one sign. The v2/v3 scripts call it right before
+# their peak runs, so the ratio compares numbers measured under the same conditions.
+measure_rsa() {
+    local secs=${1:-3} out
+    out=$(taskset -c "${SERVER_CPUS%%,*}" openssl speed -seconds "$secs" rsa2048 2>/dev/null)
+    echo "$out" >"$RESULTS_DIR/openssl-speed.txt"
+    # "rsa 2048 bits 0.000258s 0.000017s   3880.9  57582.1"
+    read -r RSA_SIGN RSA_VERIFY < <(awk '/^rsa +2048 bits/ {print $(NF-1), $NF}' <<<"$out")
+    [ -n "${RSA_SIGN:-}" ] || die "cannot read openssl speed output: $out"
+    RSA_CEILING=$(awk -v s="$RSA_SIGN" -v v="$RSA_VERIFY" 'BEGIN{printf "%.1f", 1 / (1/s + 1/v)}')
 }
+
+# gen_file KIND COUNT [SEED]: path of a generated JSONL file (made once, then reused).
+gen_file() {
+    local kind=$1 count=$2 seed=${3:-1}
+    local f="$WORK/gen/$kind-$count-s$seed.jsonl"
+    if [ ! -s "$f" ]; then
+        mkdir -p "$WORK/gen"
+        log "tradeq demo generate $kind --count $count --seed $seed"
+        "$TQ" demo generate "$kind" --count "$count" --seed "$seed" --out "$f.tmp"
+        mv "$f.tmp" "$f"
+    fi
+    echo "$f"
+}
+
+# fresh_data_dir DEST N_ALIPAY N_ONSITE: DEST becomes a fresh SQLite data dir holding N_ALIPAY
+# generated alipay-trade and N_ONSITE onsite-trade records (imported once into a template that
+# later runs copy; the demo data and credentials are installed when the server first starts).
+fresh_data_dir() {
+    local dest=$1 na=$2 no=$3
+    local tpl="$WORK/tpl/a$na-o$no"
+    if [ ! -f "$tpl/.complete" ]; then
+        rm -rf "$tpl"
+        mkdir -p "$tpl"
+        local fa fo
+        fa=$(gen_file alipay-trade "$na")
+        log "importing $na alipay-trade records into a template data dir"
+        "$TQ" import alipay-trade "$fa" --data-dir "$tpl" 2>&1 | tail -n 2 >&2
+        if [ "$no" -gt 0 ]; then
+            fo=$(gen_file onsite-trade "$no")
+            log "importing $no onsite-trade records"
+            "$TQ" import onsite-trade "$fo" --data-dir "$tpl" 2>&1 | tail -n 2 >&2
+        fi
+        touch "$tpl/.complete"
+    fi
+    rm -rf "$dest"
+    mkdir -p "$(dirname "$dest")"
+    cp -a "$tpl" "$dest"
+    rm -f "$dest/.complete"
+}
+
+presign() { "$PY" "$BENCH_DIR/lib/presign.py" "$@"; }
+
+# Stops the server when the calling script exits, however it exits.
+cleanup_server_on_exit() { trap 'stop_server' EXIT INT TERM; }

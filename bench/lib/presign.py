@@ -21,6 +21,8 @@ import hashlib
 import http.client
 import json
 import os
+import random
+import re
 import sys
 import time
 import urllib.parse
@@ -40,17 +42,32 @@ def gmt8(t):
     return datetime.fromtimestamp(t, GMT8).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def trade_keys(path, count, field):
-    """The first `count` values of `field` in a JSONL file (cycled when the file is shorter)."""
+def trade_keys(path, count, field, spread=False):
+    """`count` values of `field` from a JSONL file: the first ones, or with `spread` a uniform
+    random sample of the whole file (fixed seed), in random order. Callers cycle through the
+    list when the file holds fewer records than asked."""
+    pattern = re.compile(r'"%s":"([^"]*)"' % re.escape(field))
     keys = []
+    rng = random.Random(42)
+    seen = 0
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if line.strip():
-                keys.append(json.loads(line)[field])
-                if len(keys) >= count:
+            m = pattern.search(line)
+            if not m:
+                continue
+            seen += 1
+            if len(keys) < count:
+                keys.append(m.group(1))
+                if not spread and len(keys) >= count:
                     break
+            else:
+                j = rng.randrange(seen)  # reservoir sampling
+                if j < count:
+                    keys[j] = m.group(1)
     if not keys:
         sys.exit(f"no records in {path}")
+    if spread:
+        rng.shuffle(keys)
     return keys
 
 
@@ -163,8 +180,10 @@ def cmd_v2(a, creds):
         key = trade_keys(a.trades, 1, "trade_no")[0]
         jobs = [(pem, ali["app_id"], key, gmt8(now - (i % 600))) for i in range(a.count)]
     else:
-        keys = trade_keys(a.trades, a.count, "trade_no")
-        jobs = [(pem, ali["app_id"], keys[i % len(keys)], gmt8(now)) for i in range(a.count)]
+        keys = trade_keys(a.trades, a.count, "trade_no", a.spread)
+        if len(keys) < a.count:
+            sys.exit(f"only {len(keys)} trades in {a.trades}: cannot make {a.count} distinct requests")
+        jobs = [(pem, ali["app_id"], keys[i], gmt8(now)) for i in range(a.count)]
     with ProcessPoolExecutor(a.jobs) as ex:
         write_lines(a.out, ex.map(v2_line, jobs, chunksize=256))
 
@@ -172,7 +191,7 @@ def cmd_v2(a, creds):
 def cmd_v3(a, creds):
     ali = creds["alipay"]
     pem = ali["app_private_key_pkcs8_pem"]
-    keys = trade_keys(a.trades, a.count, "trade_no")
+    keys = trade_keys(a.trades, a.count, "trade_no", a.spread)
     ts_ms = int(time.time() * 1000)
     run = os.urandom(4).hex()
     jobs = [(pem, ali["app_id"], keys[i % len(keys)], ts_ms, f"{run}-{i:08d}") for i in range(a.count)]
@@ -182,7 +201,7 @@ def cmd_v3(a, creds):
 
 def cmd_top(a, creds):
     method, field = TOP_METHODS[a.method]
-    keys = trade_keys(a.trades, a.count, field)
+    keys = trade_keys(a.trades, a.count, field, a.spread)
     ts = gmt8(time.time())
     write_lines(a.out, (top_line(creds, method, a.format, keys[i % len(keys)], ts) for i in range(a.count)))
 
@@ -226,6 +245,7 @@ def cmd_probe(a):
     with open(a.file, encoding="utf-8") as f:
         lines = [next(f) for _ in range(a.n)]
     sizes = []
+    bodies = []
     for line in lines:
         status, hdrs, data = send(a.url, line)
         text = data.decode("utf-8", "replace")
@@ -245,10 +265,19 @@ def cmd_probe(a):
         if not ok:
             sys.exit(f"probe failed: HTTP {status}: {text[:600]}")
         sizes.append(len(data))
+        bodies.append(data)
+    if a.static:
+        # A real answer padded with trailing blanks (valid after a JSON or XML document) to the
+        # mean answer size: what nginx serves as the same-size static baseline.
+        mean = round(sum(sizes) / len(sizes))
+        body = max((b for b in bodies if len(b) <= mean), key=len, default=min(bodies, key=len))
+        with open(a.static, "wb") as f:
+            f.write(body + b" " * (mean - len(body)))
     if a.save:
         with open(a.save, "wb") as f:
             f.write(data)
-    print(json.dumps({"ok": True, "n": len(sizes), "bytes": sizes}))
+    print(json.dumps({"ok": True, "n": len(sizes), "mean_bytes": round(sum(sizes) / len(sizes)),
+                      "min_bytes": min(sizes), "max_bytes": max(sizes)}))
 
 
 def main():
@@ -261,6 +290,8 @@ def main():
         s.add_argument("out")
         s.add_argument("--count", type=int, required=True)
         s.add_argument("--jobs", type=int, default=os.cpu_count())
+        s.add_argument("--spread", action="store_true",
+                       help="sample the trades at random from the whole file (default: the first ones)")
         if name == "v2":
             s.add_argument("--same", action="store_true", help="every request asks the same trade")
         if name == "top":
@@ -273,6 +304,7 @@ def main():
     s.add_argument("--creds")
     s.add_argument("--n", type=int, default=3)
     s.add_argument("--save", help="write the last answer body here")
+    s.add_argument("--static", help="write a same-size static stand-in of the answers here")
     a = p.parse_args()
     if a.cmd == "probe":
         return cmd_probe(a)

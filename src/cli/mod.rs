@@ -13,6 +13,7 @@ mod apps;
 mod generate;
 mod import;
 mod keys;
+mod query;
 mod serve;
 
 /// A protocol-faithful implementation of five Alipay and Taobao Open Platform trade/order query
@@ -39,6 +40,8 @@ pub enum Command {
     Keys(keys::KeysArgs),
     /// Demo data tools.
     Demo(generate::DemoArgs),
+    /// Call a method as a client: sign with a credentials file, verify the answer, print it.
+    Query(query::QueryArgs),
 }
 
 /// Where the data lives; shared by every command that opens the store.
@@ -117,6 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apps(args) => apps::run(args).await,
         Command::Keys(args) => keys::run(args),
         Command::Demo(args) => generate::run(args),
+        Command::Query(args) => query::run(args).await,
     }
 }
 

@@ -52,7 +52,6 @@ struct FileConfig {
     top_timestamp_window_secs: Option<i64>,
     max_body_bytes: Option<usize>,
     max_admin_body_bytes: Option<usize>,
-    request_timeout_secs: Option<u64>,
     signature_cache_entries: Option<usize>,
 }
 
@@ -85,9 +84,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_admin_body_bytes,
         signature_cache_entries
     );
-    if let Some(s) = file.request_timeout_secs {
-        config.request_timeout = std::time::Duration::from_secs(s);
-    }
+    config.validate()?;
     let store_args = StoreArgs {
         data_dir: args.store.data_dir.clone().or(file.data_dir.clone()),
         database_url: args

@@ -163,3 +163,17 @@ def test_the_sdk_really_checks_signatures():
 def test_koubei_amounts_are_two_decimal_numbers(client):
     got = client.server_api("koubei.trade.itemorder.query", {"order_no": "20160831001040010900010000000001"})
     assert isinstance(got["total_amount"], float) and Decimal(repr(got["total_amount"])) == Decimal("25")
+
+
+def test_rsa_sha1_sign_type():
+    creds = c.credentials()["alipay"]
+    rsa1 = AliPay(appid=creds["app_id"], app_notify_url=None,
+                  app_private_key_string=creds["app_private_key_pkcs1_pem"],
+                  alipay_public_key_string=creds["alipay_public_key_pem"], sign_type="RSA")
+    rsa1._gateway = c.gateway() + "/gateway.do"
+    got = rsa1.api_alipay_trade_query(trade_no="2024010122001446880500000001")
+    assert got == c.expected_trade_v2(c.admin_record("alipay-trade", "2024010122001446880500000001"))
+
+
+def test_reserved_characters_in_values(client):
+    assert client.api_alipay_trade_query(out_trade_no="A+B&C=D%E 中/?#") == c.NOT_FOUND

@@ -234,3 +234,53 @@ def test_aes():
         raise
     rec = c.admin_record("alipay-trade", "2024010122001446880500000001")
     assert json.loads(text) == c.expected_trade_v2(rec)
+
+
+RESERVED = "A+B&C=D%E 中/?#"
+
+
+def test_rsa_sha1_sign_type():
+    rsa1 = make_client(sign_type="RSA")
+    got = json.loads(trade_query(rsa1, trade_no="2024010122001446880500000001"))
+    assert got == c.expected_trade_v2(c.admin_record("alipay-trade", "2024010122001446880500000001"))
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "GBK"])
+def test_reserved_characters_in_values(charset):
+    # `+`, `&`, `=`, `%`, space and Chinese survive form encoding: the signature verifies and
+    # the lookup simply finds nothing.
+    got = json.loads(trade_query(make_client(charset=charset), out_trade_no=RESERVED))
+    assert got == c.NOT_FOUND
+
+
+def test_empty_and_extra_params_are_signed(client):
+    # The SDK signs an empty udf parameter as `foo=` and sends it in the body.
+    model = AlipayTradeQueryModel()
+    model.trade_no = "2024010122001446880500000001"
+    req = AlipayTradeQueryRequest(biz_model=model)
+    req.add_other_text_param("foo", "")
+    req.add_other_text_param("terminal_type", "WAP")
+    got = json.loads(client.execute(req))
+    assert got["code"] == "10000" and got["trade_no"] == "2024010122001446880500000001"
+
+
+def test_unknown_method_is_a_signed_error_response(client):
+    model = AlipayTradeQueryModel()
+    model.trade_no = "2024010122001446880500000001"
+    req = AlipayTradeQueryRequest(biz_model=model)
+    original = req.get_params
+
+    def params_with_unknown_method():
+        params = original()
+        params["method"] = "alipay.trade.nosuch"
+        return params
+
+    req.get_params = params_with_unknown_method
+    # Signed, so the SDK verifies it and hands the error to its caller.
+    got = json.loads(client.execute(req))
+    assert got == {
+        "code": "40002",
+        "msg": "Invalid Arguments",
+        "sub_code": "isv.invalid-method",
+        "sub_msg": "不存在的方法名",
+    }

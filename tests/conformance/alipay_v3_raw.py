@@ -372,3 +372,9 @@ def test_aes_errors_are_plain_json():
     missing = signed("POST", PATH, aes_encrypt(body_of({"trade_no": c.OTHER_MERCHANT_TRADE})),
                      extra_headers=AES_HEADERS, content_type="text/plain")
     assert missing.status == 400 and missing.json()["code"] == "ACQ.TRADE_NOT_EXIST"
+
+
+def test_oversized_body_is_a_json_error():
+    body = body_of({"trade_no": TRADE, "padding": "x" * (300 * 1024)})
+    answer = signed("POST", PATH, body)
+    assert answer.status == 413 and answer.json()["code"] == "invalid-parameter"

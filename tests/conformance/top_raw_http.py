@@ -11,7 +11,6 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from top_support import (
-    APP_KEY,
     EDI,
     GATEWAY,
     GUIDE,
@@ -25,7 +24,6 @@ from top_support import (
     call,
     digest,
     epoch_ms,
-    get,
     gmt8_now,
     http,
     post_form,

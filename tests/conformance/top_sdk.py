@@ -16,7 +16,6 @@ import pytest
 import top.api.base
 from top_support import (
     APP_KEY,
-    EDI,
     EXPIRED_SHORT_TRADE_NO,
     EXPIRED_TRADE_NO,
     GUIDE,

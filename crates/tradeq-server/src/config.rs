@@ -1,7 +1,6 @@
 //! Server settings.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,11 +22,67 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest administration request body (batch uploads), in bytes.
     pub max_admin_body_bytes: usize,
-    /// How long a request may take before it is answered with a timeout error.
-    #[serde(with = "secs")]
-    pub request_timeout: Duration,
     /// How many answer signatures the v2 signature cache keeps.
     pub signature_cache_entries: usize,
+}
+
+/// A setting out of its sensible range.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration `{name}` is {value}; it must be between {min} and {max}")]
+pub struct ConfigError {
+    /// The setting.
+    pub name: &'static str,
+    /// Its value.
+    pub value: i64,
+    /// Smallest accepted.
+    pub min: i64,
+    /// Largest accepted.
+    pub max: i64,
+}
+
+impl ServerConfig {
+    /// Checks every bounded setting, so no value can make a request path misbehave later.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let check = |name: &'static str, value: i64, min: i64, max: i64| {
+            if value < min || value > max {
+                Err(ConfigError {
+                    name,
+                    value,
+                    min,
+                    max,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        check(
+            "v2_timestamp_window_secs",
+            self.v2_timestamp_window_secs,
+            1,
+            86_400,
+        )?;
+        check(
+            "v3_timestamp_window_secs",
+            self.v3_timestamp_window_secs,
+            1,
+            86_400,
+        )?;
+        check(
+            "top_timestamp_window_secs",
+            self.top_timestamp_window_secs,
+            1,
+            86_400,
+        )?;
+        let bytes = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        check("max_body_bytes", bytes(self.max_body_bytes), 1024, 64 << 20)?;
+        check(
+            "max_admin_body_bytes",
+            bytes(self.max_admin_body_bytes),
+            1024,
+            4 << 30,
+        )?;
+        Ok(())
+    }
 }
 
 impl Default for ServerConfig {
@@ -40,22 +95,7 @@ impl Default for ServerConfig {
             top_timestamp_window_secs: 10 * 60,
             max_body_bytes: 256 * 1024,
             max_admin_body_bytes: 64 * 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
             signature_cache_entries: 100_000,
         }
-    }
-}
-
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
     }
 }

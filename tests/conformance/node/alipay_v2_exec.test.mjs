@@ -199,3 +199,16 @@ test('the signed object is exactly the emitted bytes', async () => {
     await rec.close();
   }
 });
+
+test('RSA (SHA1withRSA) sign_type', async () => {
+  const got = plain(await tradeQuery(makeSdk({ signType: 'RSA' }), { trade_no: T1 }));
+  assert.deepEqual(got, expectedTradeV2(await adminRecord('alipay-trade', T1)));
+});
+
+test('reserved characters in values, and empty extra parameters, are signed as sent', async () => {
+  const weird = plain(await tradeQuery(sdk, { out_trade_no: 'A+B&C=D%E 中/?#' }));
+  assert.deepEqual(weird, NOT_FOUND);
+  const extra = await tradeQuery(sdk, { trade_no: T1 }, { foo: '', terminalType: 'WAP' });
+  assert.equal(extra.code, '10000');
+  assert.equal(extra.trade_no, T1);
+});

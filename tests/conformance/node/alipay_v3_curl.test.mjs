@@ -153,3 +153,14 @@ test('answers carry alipay-timestamp, alipay-nonce, alipay-signature, alipay-tra
     await rec.close();
   }
 });
+
+test('reserved characters: the literal request target and body are what is signed', async () => {
+  const weird = 'A+B&C=D%E 中/?#';
+  const get = await rejection(sdk.curl('GET', PATH, { query: { out_trade_no: weird } }));
+  assert.equal(get.code, 'ACQ.TRADE_NOT_EXIST');
+  const post = await rejection(query(sdk, { out_trade_no: weird }));
+  assert.equal(post.code, 'ACQ.TRADE_NOT_EXIST');
+  // POST with a query string too.
+  const both = await sdk.curl('POST', PATH, { query: { x: 'a b' }, body: { trade_no: T1 } });
+  assert.equal(both.data.trade_no, T1);
+});

@@ -192,7 +192,8 @@ impl AlipayV2Client {
         &self,
         request: &KoubeiTradeItemorderQueryRequest,
     ) -> Result<KoubeiTradeItemorderQueryResponse, Error> {
-        self.call_typed("koubei.trade.itemorder.query", request).await
+        self.call_typed("koubei.trade.itemorder.query", request)
+            .await
     }
 
     async fn call_typed<Req: Serialize, Resp: DeserializeOwned>(
@@ -200,7 +201,8 @@ impl AlipayV2Client {
         method: &str,
         request: &Req,
     ) -> Result<Resp, Error> {
-        let biz = serde_json::to_value(request).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let biz =
+            serde_json::to_value(request).map_err(|e| Error::InvalidRequest(e.to_string()))?;
         self.call(method, &biz).await?.parse()
     }
 
@@ -295,7 +297,8 @@ impl AlipayV2Client {
             }
             params.push((k.to_string(), v.to_string()));
         }
-        let sign_content = v2_sign_content(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), false);
+        let sign_content =
+            v2_sign_content(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), false);
         let sign = rsa_sign(
             &self.inner.keys.app_private,
             c.sign_type,

@@ -13,7 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use tradeq_wire::alipay::sign::{rsa_sign, rsa_verify, SignType};
-use tradeq_wire::alipay::v3::{request_sign_content, response_sign_content, v3_path_for, AUTH_SCHEME};
+use tradeq_wire::alipay::v3::{
+    request_sign_content, response_sign_content, v3_path_for, AUTH_SCHEME,
+};
 use tradeq_wire::params::{encode_form, Charset};
 
 use super::{is_business_code, load_keys, AlipayConfig, AlipayKeys};
@@ -150,7 +152,8 @@ impl AlipayV3Client {
         method: &str,
         request: &Req,
     ) -> Result<Resp, Error> {
-        let body = serde_json::to_value(request).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let body =
+            serde_json::to_value(request).map_err(|e| Error::InvalidRequest(e.to_string()))?;
         self.call(method, &body).await?.parse()
     }
 
@@ -383,7 +386,13 @@ mod tests {
     fn v3_bases() {
         let b = |u| v3_base(u).unwrap().to_string();
         assert_eq!(b("http://127.0.0.1:8080"), "http://127.0.0.1:8080/");
-        assert_eq!(b("https://openapi.alipay.com/gateway.do"), "https://openapi.alipay.com/");
-        assert_eq!(b("https://proxy.example/alipay/"), "https://proxy.example/alipay");
+        assert_eq!(
+            b("https://openapi.alipay.com/gateway.do"),
+            "https://openapi.alipay.com/"
+        );
+        assert_eq!(
+            b("https://proxy.example/alipay/"),
+            "https://proxy.example/alipay"
+        );
     }
 }

@@ -308,8 +308,8 @@ mod tests {
 
     #[test]
     fn request_serializes_without_absent_fields() {
-        let r = AlipayTradeQueryRequest::by_out_trade_no("T1")
-            .with_query_options(["fund_bill_list"]);
+        let r =
+            AlipayTradeQueryRequest::by_out_trade_no("T1").with_query_options(["fund_bill_list"]);
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
             r#"{"out_trade_no":"T1","query_options":["fund_bill_list"]}"#

@@ -154,7 +154,10 @@ mod tests {
         let two = vec![Item { n: 1 }, Item { n: 2 }];
         assert_eq!(h(r#"{"items":[{"n":1},{"n":"2"}]}"#).items, two);
         assert_eq!(h(r#"{"items":{"item":[{"n":1},{"n":2}]}}"#).items, two);
-        assert_eq!(h(r#"{"items":{"item":{"n":"1"}}}"#).items, vec![Item { n: 1 }]);
+        assert_eq!(
+            h(r#"{"items":{"item":{"n":"1"}}}"#).items,
+            vec![Item { n: 1 }]
+        );
         assert!(h(r#"{"items":{}}"#).items.is_empty());
         assert!(h(r#"{"items":null}"#).items.is_empty());
         assert!(h("{}").items.is_empty());

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
@@ -44,9 +45,27 @@ pub async fn handle(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let trace_id = request_id();
+    // A body over the size limit (or one that cannot be read) still gets the gateway's
+    // envelope with HTTP 200: the official Python SDK cannot even report a non-200 answer.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let reply = Reply {
+                key: v2::ERROR_RESPONSE_KEY.to_string(),
+                charset: request_charset(uri.query(), &[]).0,
+                signer: None,
+                aes_key: None,
+            };
+            let err = V2Error::invalid_parameter_msg(format!(
+                "参数无效: 请求体过大或无法读取 ({})",
+                rejection.body_text()
+            ));
+            return finish(&state, &reply, Err(err), &trace_id, "-").await;
+        }
+    };
     let (charset, charset_ok) = request_charset(uri.query(), &body);
     let mut reply = Reply {
         key: v2::ERROR_RESPONSE_KEY.to_string(),
@@ -123,12 +142,13 @@ async fn answer(state: &AppState, params: &ParamSet, reply: &mut Reply) -> Resul
     let common = v2::read_common(params, now, window, |m| {
         Method::from_name(m).is_some_and(|m| m.platform() == Platform::Alipay)
     });
-    // An app that can be identified signs every error after the method check, the common
-    // parameter errors included.
+    // An app that can be identified signs every error, the common parameter errors and an
+    // unknown method's `error_response` included: the official Python SDK rejects any unsigned
+    // answer, so only a signed error reaches its caller as an error.
     let app_id = params.get("app_id").filter(|a| !a.is_empty());
-    let app = match (method, app_id) {
-        (Some(_), Some(app_id)) => lookup_app(state, app_id).await?,
-        _ => None,
+    let app = match app_id {
+        Some(app_id) => lookup_app(state, app_id).await?,
+        None => None,
     };
     if let Some(app) = &app {
         let sign_type = params

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -52,11 +53,19 @@ pub async fn handle(
     http_method: HttpMethod,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let trace_id = request_id();
     let mut reply = Reply::default();
-    let result = answer(&state, &http_method, &uri, &headers, &body, &mut reply).await;
+    let result = match &body {
+        Ok(body) => answer(&state, &http_method, &uri, &headers, body, &mut reply).await,
+        // Over the size limit, or unreadable: still a JSON error body (the SDKs parse it).
+        Err(rejection) => Err(V3Error::new(
+            rejection.status().as_u16(),
+            "invalid-parameter",
+            format!("参数无效: 请求体过大或无法读取 ({})", rejection.body_text()),
+        )),
+    };
     let result = match (result, &reply.aes_key) {
         (Ok(plain), Some(key)) => aes_encrypt(key, plain.as_bytes())
             .map(|ct| (ct, true))

@@ -121,7 +121,10 @@ async fn answer(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let now = Utc::now();
-    let common = top::read_common(&pairs, now, |m| {
+    // `Duration::seconds` panics past ±i64::MAX ms; an absurd setting falls back to the default.
+    let window = chrono::Duration::try_seconds(state.config.top_timestamp_window_secs)
+        .unwrap_or(top::request::TIMESTAMP_WINDOW);
+    let common = top::read_common_within(&pairs, now, window, |m| {
         Method::from_name(m).is_some_and(|m| m.platform() == Platform::Top)
     })?;
     let method = Method::from_name(&common.method).ok_or_else(TopError::invalid_method)?;
@@ -223,4 +226,124 @@ fn respond(format: TopFormat, body: String) -> Response {
         h.insert("top-bodylength", v);
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use tradeq_store::memory_nonces::MemoryNonceStore;
+    use tradeq_wire::top::sign::{sign, sign_string};
+
+    use super::*;
+    use crate::config::ServerConfig;
+    use crate::demo;
+    use crate::serve::protocol_router;
+
+    async fn demo_state(config: ServerConfig) -> (AppState, demo::DemoTop) {
+        let store = tradeq_store::open("sqlite::memory:").await.unwrap();
+        let creds = demo::install(store.as_ref(), "", "", "t", Utc::now())
+            .await
+            .unwrap();
+        let nonces = Arc::new(MemoryNonceStore::new());
+        (AppState::new(store, nonces, config, "t".into()), creds.top)
+    }
+
+    async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, String, Value) {
+        let res = protocol_router(state.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        let ct = res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        (status, ct, json)
+    }
+
+    fn signed_query(top: &demo::DemoTop, timestamp: &str) -> String {
+        let mut p = vec![
+            ("method", "alibaba.omni.order.query"),
+            ("app_key", top.app_key.as_str()),
+            ("session", top.session.as_str()),
+            ("timestamp", timestamp),
+            ("format", "json"),
+            ("v", "2.0"),
+            ("sign_method", "md5"),
+            ("user_id", "3031798632"),
+            ("order_id", "108717674563804955"),
+            ("out_order_id", "12348"),
+        ];
+        let s = sign(
+            &top.app_secret,
+            SignMethod::Md5,
+            &sign_string(p.clone(), false),
+        );
+        p.push(("sign", &s));
+        p.iter()
+            .map(|(k, v)| format!("{k}={}", v.replace(' ', "+").replace(':', "%3A")))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    #[test]
+    fn early_format_reads_the_query_then_the_body() {
+        assert_eq!(
+            early_format(Some("a=%ZZ&format=json"), b""),
+            TopFormat::Json
+        );
+        assert_eq!(early_format(None, b"x=1&format=json"), TopFormat::Json);
+        assert_eq!(
+            early_format(Some("format=xml"), b"format=json"),
+            TopFormat::Xml
+        );
+        assert_eq!(early_format(Some("format=yaml"), b""), TopFormat::Xml);
+        assert_eq!(early_format(None, b""), TopFormat::Xml);
+    }
+
+    #[tokio::test]
+    async fn oversized_body_gets_an_http_200_envelope_in_the_url_format() {
+        let config = ServerConfig {
+            max_body_bytes: 1024,
+            ..ServerConfig::default()
+        };
+        let (state, _) = demo_state(config).await;
+        let req = Request::post("/router/rest?format=json&method=alibaba.omni.order.query")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(vec![b'a'; 4096]))
+            .unwrap();
+        let (status, ct, json) = send(&state, req).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ct, "text/javascript;charset=UTF-8");
+        assert_eq!(json["error_response"]["code"], 43, "{json}");
+        assert!(json["error_response"]["request_id"].is_string());
+    }
+
+    #[tokio::test]
+    async fn the_configured_timestamp_window_is_honoured() {
+        let five_minutes_ago =
+            tradeq_wire::time::format_gmt8(Utc::now() - chrono::Duration::minutes(5));
+        let (state, top) = demo_state(ServerConfig::default()).await;
+        let uri = format!("/router/rest?{}", signed_query(&top, &five_minutes_ago));
+        let (_, _, json) = send(&state, Request::get(&uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(
+            json["alibaba_omni_order_query_response"]["result"]["success"], true,
+            "{json}"
+        );
+        let config = ServerConfig {
+            top_timestamp_window_secs: 60,
+            ..ServerConfig::default()
+        };
+        let (state, top) = demo_state(config).await;
+        let uri = format!("/router/rest?{}", signed_query(&top, &five_minutes_ago));
+        let (status, _, json) = send(&state, Request::get(&uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json["error_response"]["code"], 31, "{json}");
+    }
 }

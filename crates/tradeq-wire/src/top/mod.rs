@@ -18,5 +18,5 @@ pub use envelope::{
     render_xml, response_root, CONTENT_TYPE_JSON, CONTENT_TYPE_XML,
 };
 pub use parse::{parse_json_response, parse_xml_response, TopParseError};
-pub use request::{read_common, TopCommon, TopError, TopFormat};
+pub use request::{read_common, read_common_within, TopCommon, TopError, TopFormat};
 pub use sign::{sign, sign_string, verify, SignMethod};

@@ -303,6 +303,20 @@ pub fn read_common(
     now: DateTime<Utc>,
     known_method: impl Fn(&str) -> bool,
 ) -> Result<TopCommon, TopError> {
+    read_common_within(params, now, TIMESTAMP_WINDOW, known_method)
+}
+
+/// [`read_common`] with a configured timestamp window instead of [`TIMESTAMP_WINDOW`].
+///
+/// # Errors
+///
+/// As [`read_common`].
+pub fn read_common_within(
+    params: &[(String, String)],
+    now: DateTime<Utc>,
+    window: Duration,
+    known_method: impl Fn(&str) -> bool,
+) -> Result<TopCommon, TopError> {
     let method = param(params, "method").ok_or_else(TopError::missing_method)?;
     if !known_method(method) {
         return Err(TopError::invalid_method());
@@ -318,7 +332,7 @@ pub fn read_common(
     };
     let timestamp = param(params, "timestamp").ok_or_else(TopError::missing_timestamp)?;
     let timestamp = parse_timestamp(timestamp)
-        .filter(|t| (*t - now).abs() <= TIMESTAMP_WINDOW)
+        .filter(|t| (*t - now).abs() <= window)
         .ok_or_else(TopError::invalid_timestamp)?;
     let v = param(params, "v").ok_or_else(TopError::missing_version)?;
     if v != VERSION {
@@ -460,6 +474,20 @@ mod tests {
         }
         assert_eq!(code(&with(base(), "timestamp", None)), 30);
         assert_eq!(code(&with(base(), "timestamp", Some(""))), 30);
+    }
+
+    #[test]
+    fn configured_window() {
+        let p = with(base(), "timestamp", Some("2024-01-01 12:01:01"));
+        let w = Duration::seconds(60);
+        assert_eq!(
+            read_common_within(&p, now(), w, known).map_err(|e| e.code),
+            Err(31)
+        );
+        let p = with(base(), "timestamp", Some("2024-01-01 11:59:00"));
+        assert!(read_common_within(&p, now(), w, known).is_ok());
+        let p = with(base(), "timestamp", Some("2024-01-01 12:30:00"));
+        assert!(read_common_within(&p, now(), Duration::minutes(30), known).is_ok());
     }
 
     #[test]

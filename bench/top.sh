@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# TOP (`POST /router/rest`) load test against an nginx static-file baseline.
+#
+#   bash bench/top.sh
+#
+# Pre-signed (md5, PROTOCOL-TOP §5) requests of tmall.luxury.stage.edi.alipay.trade.query (no
+# session) and alibaba.xlife.onsite.trade.query (the demo session), format=json and xml, system
+# parameters in the URL and business ones in the form body, as the Java/Python/PHP SDKs send
+# them; each request asks one of BENCH_TOP_TRADES trades (cycled).
+# Baseline, measured in the same run: nginx (1 worker) on the same core serves a static file of
+# the same size as tradeq's answers (a real answer padded to the mean answer size) to the very
+# same request bytes (POST is answered with the file through `error_page 405 =200`).
+# tradeq and nginx on core 0, wrk on core 1; BENCH_REPS alternating rounds, best round of each
+# counted; latency of tradeq at half of its peak.
+source "$(dirname "$0")/lib/common.sh"
+need wrk taskset nginx
+cleanup_server_on_exit
+ensure_venv
+build_tradeq
+
+NTRADES="${BENCH_V2_TRADES:-100000}"
+NONSITE="${BENCH_TOP_ONSITE:-10000}"
+NREQ="${BENCH_TOP_REQUESTS:-10000}"
+REPS="${BENCH_REPS:-2}"
+PORT=$((BASE_PORT + 20))
+NGINX_PORT=$((BASE_PORT + 25))
+URL="http://127.0.0.1:$PORT"
+NGINX_URL="http://127.0.0.1:$NGINX_PORT"
+D="$WORK/top"
+mkdir -p "$D"
+rm -f "$D/notes.txt"
+
+fresh_data_dir "$D/data" "$NTRADES" "$NONSITE"
+ALIPAY=$(gen_file alipay-trade "$NTRADES")
+ONSITE=$(gen_file onsite-trade "$NONSITE")
+
+NGINX_PID=
+start_nginx() {
+    local root=$1 ctype=$2
+    local dir="$D/nginx"
+    rm -rf "$dir"
+    mkdir -p "$dir/tmp" "$dir/www/router"
+    cp "$root" "$dir/www/router/rest"
+    port_free "$NGINX_PORT" || die "port $NGINX_PORT is in use"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  open_file_cache max=16 inactive=300s;
+  open_file_cache_valid 300s;
+  client_body_temp_path $dir/tmp;
+  proxy_temp_path $dir/tmp;
+  fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp;
+  scgi_temp_path $dir/tmp;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $dir/www;
+    location = /router/rest {
+      default_type "$ctype";
+      # The requests are POSTs with a form body; the static module answers POST with 405.
+      error_page 405 =200 \$uri;
+    }
+  }
+}
+EOF
+    taskset -c "$SERVER_CPUS" nginx -c "$dir/nginx.conf" -p "$dir" &
+    NGINX_PID=$!
+    wait_port "$NGINX_PORT" || die "nginx did not start: $(cat "$dir/error.log")"
+}
+stop_nginx() {
+    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        kill "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
+    NGINX_PID=
+}
+trap 'stop_nginx; stop_server' EXIT INT TERM
+
+load=$(wait_quiet)
+log "1-minute load: $load"
+start_server "$D/data" "$PORT"
+CREDS="$D/data/demo-credentials.json"
+
+printf '\nTOP /router/rest — tradeq and nginx on core %s, wrk on core %s, load %s\n' "$SERVER_CPUS" "$CLIENT_CPUS" "$load" >"$D/table.txt"
+printf '| %-42s | %6s | %10s | %10s | %-9s | %-7s | %-17s |\n' "method, format" "bytes" "tradeq/s" "nginx/s" "ratio" "target" "p50/p99 ms (half)" >>"$D/table.txt"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------------------" "--------" "------------" "------------" "-----------" "---------" "-------------------" >>"$D/table.txt"
+
+for method in edi xlife; do
+    for fmt in json xml; do
+        name="top-$method-$fmt"
+        trades=$ALIPAY
+        [ "$method" = xlife ] && trades=$ONSITE
+        presign top "$CREDS" "$trades" "$D/$name.txt" --count "$NREQ" --method "$method" --format "$fmt" --spread
+        probe=$(presign probe "$URL" "$D/$name.txt" "top-$fmt" --n 200 --static "$D/$name.static")
+        size=$(sed 's/.*"mean_bytes": \([0-9]*\).*/\1/' <<<"$probe")
+        if [ "$fmt" = json ]; then
+            check='"trade_no"' ctype="application/json;charset=utf-8"
+        else
+            check='<trade_no>' ctype="text/xml;charset=utf-8"
+        fi
+        start_nginx "$D/$name.static" "$ctype"
+        # Warm both, then alternate rounds.
+        run_wrk "$name-warm" "$URL" "$D/$name.txt" cycle 0 "$check" "$WARM_SECS" "$CONNS" >/dev/null
+        run_wrk "$name-nginx-warm" "$NGINX_URL" "$D/$name.txt" cycle 0 "$check" "$WARM_SECS" "$CONNS" >/dev/null
+        best_t=0 best_n=0 t_line="" n_line=""
+        for r in $(seq 1 "$REPS"); do
+            t=$(run_wrk "$name-peak-$r" "$URL" "$D/$name.txt" cycle 0 "$check" "$PEAK_SECS" "$CONNS")
+            check_clean "$name-peak-$r" "$t" || die "$name had errors"
+            n=$(run_wrk "$name-nginx-$r" "$NGINX_URL" "$D/$name.txt" cycle 0 "$check" "$PEAK_SECS" "$CONNS")
+            check_clean "$name-nginx-$r" "$n" || die "$name nginx baseline had errors"
+            log "$name round $r: tradeq $(field "$t" rps)/s (cpu $(field "$t" server_cpu)/$(field "$t" client_cpu)), nginx $(field "$n" rps)/s (cpu $(field "$n" server_cpu)/$(field "$n" client_cpu))"
+            if awk -v a="$(field "$t" rps)" -v b="$best_t" 'BEGIN{exit !(a > b)}'; then best_t=$(field "$t" rps) t_line=$t; fi
+            if awk -v a="$(field "$n" rps)" -v b="$best_n" 'BEGIN{exit !(a > b)}'; then best_n=$(field "$n" rps) n_line=$n; fi
+        done
+        stop_nginx
+        half=$(awk -v r="$best_t" 'BEGIN{printf "%.0f", r / 2}')
+        l=$(run_wrk "$name-lat" "$URL" "$D/$name.txt" cycle "$half" "$check" "$LAT_SECS" "$LAT_CONNS")
+        check_clean "$name-lat" "$l" || die "$name latency run had errors"
+        record bench=top method="$method" format="$fmt" load="$load" answer_bytes="$size" \
+            tradeq_rps="$best_t" nginx_rps="$best_n" ratio_pct="$(ratio "$best_t" "$best_n")" \
+            tradeq_server_cpu="$(field "$t_line" server_cpu)" tradeq_client_cpu="$(field "$t_line" client_cpu)" \
+            nginx_server_cpu="$(field "$n_line" server_cpu)" nginx_client_cpu="$(field "$n_line" client_cpu)" \
+            lat_rps="$(field "$l" rps)" p50_us="$(field "$l" p50_us)" p99_us="$(field "$l" p99_us)" \
+            peak_p50_us="$(field "$t_line" p50_us)" peak_p99_us="$(field "$t_line" p99_us)"
+        full=$( [ "$method" = edi ] && echo "tmall.luxury.stage.edi.alipay.trade.query" || echo "alibaba.xlife.onsite.trade.query")
+        printf '| %-42s | %6s | %10s | %10s | %-9s | %-7s | %-17s |\n' "$full $fmt" "$size" "$(fmt_int "$best_t")" \
+            "$(fmt_int "$best_n")" "$(ratio "$best_t" "$best_n") %" ">= 50 %" \
+            "$(fmt_ms "$(field "$l" p50_us)") / $(fmt_ms "$(field "$l" p99_us)")" >>"$D/table.txt"
+        printf '%s %s: server core busy tradeq %s %%, nginx %s %%; client core busy %s %% / %s %%\n' \
+            "$method" "$fmt" "$(field "$t_line" server_cpu)" "$(field "$n_line" server_cpu)" \
+            "$(field "$t_line" client_cpu)" "$(field "$n_line" client_cpu)" >>"$D/notes.txt"
+    done
+done
+stop_server
+cat "$D/table.txt" "$D/notes.txt"
