@@ -12,9 +12,7 @@
 //! as text, to the client-side response parsers, so a seed may just as well be a response body.
 
 use chrono::{DateTime, Utc};
-use tradeq_wire::params::{
-    multipart_boundary, parse_form, parse_multipart, Charset, PartValue,
-};
+use tradeq_wire::params::{multipart_boundary, parse_form, parse_multipart, Charset, PartValue};
 
 pub struct Request<'a> {
     pub query: &'a [u8],
@@ -49,13 +47,13 @@ pub fn now() -> DateTime<Utc> {
 /// without stopping at the first failure (each piece that parses contributes), so the later
 /// stages see as much as possible.
 pub fn pairs(req: &Request<'_>, charset: Charset) -> Vec<(String, String)> {
-    let mut pairs = match parse_form(req.query, charset) {
-        Ok(p) => p,
-        Err(_) => Vec::new(),
-    };
+    let mut pairs = parse_form(req.query, charset).unwrap_or_default();
     match multipart_boundary(&req.content_type) {
         Some(boundary) => {
-            assert!(!boundary.is_empty() && boundary.len() <= 70, "bad boundary {boundary:?}");
+            assert!(
+                !boundary.is_empty() && boundary.len() <= 70,
+                "bad boundary {boundary:?}"
+            );
             if let Ok(parts) = parse_multipart(req.body, &boundary, charset) {
                 for part in parts {
                     if let PartValue::Text(v) = part.value {

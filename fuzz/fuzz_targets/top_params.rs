@@ -62,8 +62,16 @@ fuzz_target!(|data: &[u8]| {
         let computed = sign(SECRET, sign_method, &canonical);
         assert_eq!(computed.len(), sign_method.hex_len());
         assert!(verify(SECRET, sign_method, borrowed(), &computed));
-        assert!(verify(SECRET, sign_method, borrowed(), &computed.to_ascii_lowercase()));
-        let given = pairs.iter().find(|(k, _)| k == "sign").map_or("", |(_, v)| v.as_str());
+        assert!(verify(
+            SECRET,
+            sign_method,
+            borrowed(),
+            &computed.to_ascii_lowercase()
+        ));
+        let given = pairs
+            .iter()
+            .find(|(k, _)| k == "sign")
+            .map_or("", |(_, v)| v.as_str());
         let _ = verify(SECRET, sign_method, borrowed(), given);
     }
 

@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
     for (outer, v) in [(req.query, raw_q), (req.body, raw_b)] {
         if let Some(v) = v {
             // `name` without `=` yields a static empty slice; anything else borrows the input.
-            assert!(v.is_empty() || input::is_subslice(outer, v), "foreign slice");
+            assert!(
+                v.is_empty() || input::is_subslice(outer, v),
+                "foreign slice"
+            );
         }
     }
     let picked = raw_q
@@ -76,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
         for m in [method.as_str(), "alipay.trade.query"] {
             for cert_mode in [false, true] {
                 if let Ok(signed) = extract_signed_response(body, m, cert_mode) {
-                    assert!(input::is_subslice(body.as_bytes(), signed.content.as_bytes()));
+                    assert!(input::is_subslice(
+                        body.as_bytes(),
+                        signed.content.as_bytes()
+                    ));
                     assert!(!signed.sign.is_empty());
                     assert!(cert_mode || signed.alipay_cert_sn.is_none());
                     assert_eq!(signed.encrypted, signed.content.starts_with('"'));

@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(header.len() <= MAX_AUTHORIZATION_LEN);
         assert!(!auth.app_id.is_empty() && !auth.nonce.is_empty() && !auth.sign.is_empty());
         assert!(auth.timestamp_ms >= 0);
-        assert!(auth.expired_seconds.map_or(true, |s| s > 0));
+        assert!(auth.expired_seconds.is_none_or(|s| s > 0));
         assert!(!auth.sign.contains(",sign="));
         // The header is exactly scheme, one space, auth string, `,sign=`, signature.
         let tail = &header[AUTH_SCHEME.len() + 1..];
@@ -39,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
                 rest.as_bytes(),
                 token,
             );
-            let mut expected = format!("{}\nPOST\n/v3/alipay/trade/query\n{rest}\n", auth.auth_string);
+            let mut expected = format!(
+                "{}\nPOST\n/v3/alipay/trade/query\n{rest}\n",
+                auth.auth_string
+            );
             if let Some(t) = token {
                 expected.push_str(t);
                 expected.push('\n');

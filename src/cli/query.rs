@@ -24,6 +24,11 @@ const EDI_METHOD: &str = "tmall.luxury.stage.edi.alipay.trade.query";
 const EDI_PARAM: &str = "edi_alipay_trade_query_request";
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 verified answer printed; 1 the platform answered with an error \
+(code and message on stderr); 2 usage or configuration error; 3 the answer failed verification; \
+4 transport failure."
+)]
 pub struct QueryArgs {
     /// The method, e.g. alipay.trade.query, koubei.trade.itemorder.query,
     /// alibaba.xlife.onsite.trade.query, tmall.luxury.stage.edi.alipay.trade.query,

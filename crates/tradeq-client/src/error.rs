@@ -1,6 +1,6 @@
 //! The client's typed errors.
 //!
-//! Every call ends in exactly one of: a verified answer, or an [`Error`] saying which party failed —
+//! Every call ends in exactly one of: a verified answer, or an [`Error`](enum@Error) saying which party failed —
 //! the caller's configuration ([`Error::Config`], [`Error::InvalidRequest`]), the network
 //! ([`Error::Transport`]), the answer's authenticity or shape ([`Error::Verification`]), or the
 //! platform, which answered with an error ([`Error::Gateway`] for the gateway's own checks,

@@ -492,7 +492,7 @@ async fn v2_transport_failures() {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_raw(v2_body(SUCCESS_INNER, &keys().platform), "application/json")
-                .set_delay(Duration::from_secs(3)),
+                .set_delay(Duration::from_millis(1500)),
         )
         .mount(&server)
         .await;

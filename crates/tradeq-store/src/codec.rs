@@ -182,40 +182,6 @@ pub(crate) fn key_slot(key: tradeq_model::KeyKind) -> usize {
     }
 }
 
-/// Reads a row of the shape `pk, merchant, out_trade_no, short_trade_no, gmt_modified,
-/// version, doc` (the batch lookup of either backend).
-pub(crate) fn stored_row<R>(row: &R) -> Result<crate::plan::StoredRow, sqlx::Error>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(crate::plan::StoredRow {
-        pk: row.try_get(0)?,
-        merchant: row.try_get(1)?,
-        out_trade_no: row.try_get(2)?,
-        short_trade_no: row.try_get(3)?,
-        gmt_modified: row.try_get(4)?,
-        version: row.try_get(5)?,
-        doc: row.try_get(6)?,
-    })
-}
-
-/// Reads a row of the shape `pk, merchant, value` (a secondary key holder).
-pub(crate) fn holder_row<R>(row: &R) -> Result<crate::plan::Holder, sqlx::Error>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(crate::plan::Holder {
-        pk: row.try_get(0)?,
-        merchant: row.try_get(1)?,
-        value: row.try_get(2)?,
-    })
-}
-
 /// Reads an audit row of the shape `seq, at (epoch ms), kind, key, merchant, action,
 /// gmt_modified, version`.
 pub(crate) fn audit_row<R>(row: &R) -> Result<crate::AuditEntry, StoreError>

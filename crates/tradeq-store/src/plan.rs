@@ -8,6 +8,8 @@
 //! through sqlx cost a round trip each, which is what this design avoids.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::task::Poll;
 
 use tradeq_model::{Record, RecordKind, VersionStamp};
 
@@ -42,6 +44,72 @@ pub(crate) struct Holder {
     pub value: String,
 }
 
+/// What the database holds for the keys of one kind's records in a batch.
+#[derive(Default)]
+pub(crate) struct Lookup {
+    /// Stored rows with the batch's primary keys.
+    pub stored: Vec<StoredRow>,
+    /// Stored holders of the batch's (merchant, `out_trade_no`) pairs.
+    pub outs: Vec<Holder>,
+    /// Stored holders of the batch's (merchant, `short_trade_no`) pairs.
+    pub shorts: Vec<Holder>,
+}
+
+impl Lookup {
+    /// Parses the three JSON arrays SQLite's lookup statement aggregates its rows into:
+    /// `[pk, merchant, out_trade_no, short_trade_no, gmt_modified, version, doc]` rows and two
+    /// lists of `[pk, merchant, value]` holders. One aggregated row is much cheaper to hand
+    /// over than a thousand rows, each crossing from sqlx's SQLite worker thread on its own.
+    pub fn parse(stored: &str, outs: &str, shorts: &str) -> Result<Lookup, StoreError> {
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            i64,
+            String,
+        );
+        let stored: Vec<Row> = parse_rows(stored)?;
+        Ok(Lookup {
+            stored: stored
+                .into_iter()
+                .map(
+                    |(pk, merchant, out_trade_no, short_trade_no, gmt_modified, version, doc)| {
+                        StoredRow {
+                            pk,
+                            merchant,
+                            out_trade_no,
+                            short_trade_no,
+                            gmt_modified,
+                            version,
+                            doc,
+                        }
+                    },
+                )
+                .collect(),
+            outs: parse_holders(outs)?,
+            shorts: parse_holders(shorts)?,
+        })
+    }
+}
+
+fn parse_rows<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+}
+
+fn parse_holders(json: &str) -> Result<Vec<Holder>, StoreError> {
+    let rows: Vec<(String, String, String)> = parse_rows(json)?;
+    Ok(rows
+        .into_iter()
+        .map(|(pk, merchant, value)| Holder {
+            pk,
+            merchant,
+            value,
+        })
+        .collect())
+}
+
 /// Audit actions.
 pub(crate) const INSERTED: &str = "inserted";
 /// See [`INSERTED`].
@@ -53,7 +121,7 @@ pub(crate) const DELETED: &str = "deleted";
 pub(crate) struct Batch<'a> {
     /// The input, in order.
     pub records: &'a [Record],
-    /// `records[i].to_json()`, computed once (empty for records refused before planning).
+    /// `records[i].to_json()`, once [`Batch::serialize`] ran (empty for refused records).
     pub docs: Vec<String>,
     /// Outcome of each record; `None` while undecided.
     outcomes: Vec<Option<Result<WriteOutcome, StoreError>>>,
@@ -62,30 +130,49 @@ pub(crate) struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    /// Serializes every record and refuses the ones no backend can store faithfully.
+    /// A batch with every record undecided.
     pub fn new(records: &'a [Record]) -> Batch<'a> {
-        let mut docs = Vec::with_capacity(records.len());
-        let mut outcomes = Vec::with_capacity(records.len());
-        for r in records {
+        Batch {
+            records,
+            docs: Vec::new(),
+            outcomes: (0..records.len()).map(|_| None).collect(),
+            audit: Vec::new(),
+        }
+    }
+
+    /// Serializes every record and refuses the ones no backend can store faithfully. This is
+    /// the costliest step of a batch on the caller's side, so backends run it while their
+    /// first lookup is in the database (see [`overlap`]).
+    pub fn serialize(&mut self) {
+        self.docs = Vec::with_capacity(self.records.len());
+        for (i, r) in self.records.iter().enumerate() {
             let doc = r.to_json();
             if json_has_nul(&doc) {
-                outcomes.push(Some(Err(StoreError::Unstorable {
+                self.outcomes[i] = Some(Err(StoreError::Unstorable {
                     kind: r.kind(),
                     key: r.primary_key().to_string(),
                     reason: "a field contains a NUL character (\\u0000)".to_string(),
-                })));
-                docs.push(String::new());
+                }));
+                self.docs.push(String::new());
             } else {
-                outcomes.push(None);
-                docs.push(doc);
+                self.docs.push(doc);
             }
         }
-        Batch {
-            records,
-            docs,
-            outcomes,
-            audit: Vec::new(),
-        }
+    }
+
+    /// The kinds present, in [`RecordKind::ALL`] order.
+    pub fn kinds(&self) -> Vec<RecordKind> {
+        RecordKind::ALL
+            .into_iter()
+            .filter(|k| self.records.iter().any(|r| r.kind() == *k))
+            .collect()
+    }
+
+    /// Indices of every record of `kind`, decided or not, in input order.
+    pub fn of_kind(&self, kind: RecordKind) -> Vec<usize> {
+        (0..self.records.len())
+            .filter(|&i| self.records[i].kind() == kind)
+            .collect()
     }
 
     /// Indices of the undecided records of `kind`, in input order.
@@ -97,21 +184,24 @@ impl<'a> Batch<'a> {
 
     /// The distinct primary keys of `idx`, for the lookup of stored rows.
     pub fn primary_keys(&self, idx: &[usize]) -> Vec<&'a str> {
-        distinct(idx.iter().map(|&i| self.records[i].primary_key()))
+        let records = self.records;
+        distinct(idx.iter().map(|&i| records[i].primary_key()))
     }
 
     /// The distinct (merchant, `out_trade_no`) pairs of `idx`.
     pub fn out_pairs(&self, idx: &[usize]) -> Vec<(&'a str, &'a str)> {
+        let records = self.records;
         distinct(idx.iter().filter_map(|&i| {
-            let r = &self.records[i];
+            let r = &records[i];
             r.out_trade_no().map(|o| (r.merchant(), o))
         }))
     }
 
     /// The distinct (merchant, `short_trade_no`) pairs of `idx`.
     pub fn short_pairs(&self, idx: &[usize]) -> Vec<(&'a str, &'a str)> {
+        let records = self.records;
         distinct(idx.iter().filter_map(|&i| {
-            let r = &self.records[i];
+            let r = &records[i];
             r.short_trade_no().map(|s| (r.merchant(), s))
         }))
     }
@@ -370,6 +460,20 @@ fn release(index: &mut KeyIndex, merchant: &str, old: Option<&str>, new: Option<
                 }
             }
         }
+    }
+}
+
+/// Drives `statement` while running `work`: polls the statement once, which hands it to the
+/// database (SQLite's worker thread, or PostgreSQL's socket), runs the synchronous `work` on
+/// this thread meanwhile, then waits for the statement. On two cores this hides most of the
+/// serialization of a batch behind its first lookup.
+pub(crate) async fn overlap<F: Future>(statement: F, work: impl FnOnce()) -> F::Output {
+    let mut statement = std::pin::pin!(statement);
+    let first = std::future::poll_fn(|cx| Poll::Ready(statement.as_mut().poll(cx))).await;
+    work();
+    match first {
+        Poll::Ready(output) => output,
+        Poll::Pending => statement.await,
     }
 }
 

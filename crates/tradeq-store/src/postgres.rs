@@ -18,10 +18,10 @@ use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_model::{KeyKind, Record, RecordKind};
 
 use crate::codec::{
-    audit_row, decode_credential, decode_record, encode_credential, holder_row, key_slot, millis,
-    missing_parent, stamp_seconds, stored_row, AuditRow, KindSpec,
+    audit_row, decode_credential, decode_record, encode_credential, key_slot, millis,
+    missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
-use crate::plan::{plan_kind, Batch, Holder, DELETED};
+use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow, DELETED};
 use crate::{AuditEntry, NonceStore, Store, StoreError, WriteOutcome};
 
 /// Taken first by every transaction that writes records. The read-decide-write of a batch must
@@ -78,9 +78,10 @@ struct KindSql {
     get: String,
     delete: String,
     count: String,
+    /// The stored rows of an array of primary keys (`$1`) and the holders of (merchant,
+    /// `out_trade_no`) pairs (`$2`, `$3`) and (merchant, `short_trade_no`) pairs (`$4`, `$5`),
+    /// each aggregated into a JSON array: one round trip per kind and batch.
     lookup: String,
-    lookup_out: Option<String>,
-    lookup_short: Option<String>,
     delete_many: String,
     upsert: String,
 }
@@ -94,14 +95,27 @@ impl KindSql {
                 format!("SELECT {pk}, doc::text FROM {table} WHERE merchant = $1 AND {col} = $2")
             })
         });
+        // One statement, rows tagged by what they answer (0: stored row, 1: holder of an
+        // out_trade_no, 2: holder of a short_trade_no), all of one shape.
         let secondary = spec.secondary_select("", "NULL::text");
-        let holders = |col: &str| {
+        let mut lookup = format!(
+            "SELECT 0::int2, {pk}, merchant, {secondary}, gmt_modified, version, doc::text \
+             FROM {table} WHERE {pk} = ANY($1::text[])"
+        );
+        let holders = |tag: u8, col: &str, m: &str, v: &str| {
             format!(
-                "SELECT t.{pk}, t.merchant, t.{col} FROM {table} AS t \
-                 JOIN UNNEST($1::text[], $2::text[]) AS u(merchant, value) \
+                " UNION ALL SELECT {tag}::int2, t.{pk}, t.merchant, t.{col}, NULL::text, \
+                 NULL::int8, 0::int8, NULL::text FROM {table} AS t \
+                 JOIN UNNEST({m}::text[], {v}::text[]) AS u(merchant, value) \
                  ON t.merchant = u.merchant AND t.{col} = u.value"
             )
         };
+        if spec.has_out {
+            lookup.push_str(&holders(1, "out_trade_no", "$2", "$3"));
+        }
+        if spec.has_short {
+            lookup.push_str(&holders(2, "short_trade_no", "$4", "$5"));
+        }
         let cols = spec.columns();
         let types: Vec<&str> = cols
             .iter()
@@ -142,12 +156,7 @@ impl KindSql {
                 "DELETE FROM {table} WHERE {pk} = $1 RETURNING merchant, gmt_modified, version"
             ),
             count: format!("SELECT COUNT(*) FROM {table}"),
-            lookup: format!(
-                "SELECT {pk}, merchant, {secondary}, gmt_modified, version, doc::text \
-                 FROM {table} WHERE {pk} = ANY($1::text[])"
-            ),
-            lookup_out: spec.has_out.then(|| holders("out_trade_no")),
-            lookup_short: spec.has_short.then(|| holders("short_trade_no")),
+            lookup,
             delete_many: format!("DELETE FROM {table} WHERE {pk} = ANY($1::text[])"),
             upsert,
         }
@@ -225,24 +234,57 @@ impl PgStore {
         Ok(())
     }
 
-    /// Looks up the holders of secondary key pairs with one statement.
-    async fn holders(
+    /// Runs the batch lookup of one kind.
+    async fn lookup(
         conn: &mut sqlx::PgConnection,
-        sql: &Option<String>,
-        pairs: &[(&str, &str)],
-    ) -> Result<Vec<Holder>, StoreError> {
-        let Some(sql) = sql else {
-            return Ok(Vec::new());
-        };
-        if pairs.is_empty() {
-            return Ok(Vec::new());
+        sql: &KindSql,
+        pks: Vec<&str>,
+        outs: Vec<(&str, &str)>,
+        shorts: Vec<(&str, &str)>,
+    ) -> Result<Lookup, StoreError> {
+        let mut q = sqlx::query(&sql.lookup).bind(pks);
+        if sql.spec.has_out {
+            q = q
+                .bind(outs.iter().map(|p| p.0).collect::<Vec<_>>())
+                .bind(outs.iter().map(|p| p.1).collect::<Vec<_>>());
         }
-        let rows = sqlx::query(sql)
-            .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
-            .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(rows.iter().map(holder_row).collect::<Result<_, _>>()?)
+        if sql.spec.has_short {
+            q = q
+                .bind(shorts.iter().map(|p| p.0).collect::<Vec<_>>())
+                .bind(shorts.iter().map(|p| p.1).collect::<Vec<_>>());
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        let mut looked = Lookup::default();
+        for row in &rows {
+            let tag: i16 = row.try_get(0)?;
+            let pk: String = row.try_get(1)?;
+            let merchant: String = row.try_get(2)?;
+            match tag {
+                0 => looked.stored.push(StoredRow {
+                    pk,
+                    merchant,
+                    out_trade_no: row.try_get(3)?,
+                    short_trade_no: row.try_get(4)?,
+                    gmt_modified: row.try_get(5)?,
+                    version: row.try_get(6)?,
+                    doc: row.try_get(7)?,
+                }),
+                _ => {
+                    let value: Option<String> = row.try_get(3)?;
+                    let holder = Holder {
+                        pk,
+                        merchant,
+                        value: value.unwrap_or_default(),
+                    };
+                    if tag == 1 {
+                        looked.outs.push(holder);
+                    } else {
+                        looked.shorts.push(holder);
+                    }
+                }
+            }
+        }
+        Ok(looked)
     }
 }
 
@@ -267,21 +309,32 @@ impl Store for PgStore {
         }
         let mut tx = self.pool.begin().await?;
         sqlx::query(LOCK_WRITERS).execute(&mut *tx).await?;
-        for kind in RecordKind::ALL {
-            let idx = batch.pending(kind);
-            if idx.is_empty() {
-                continue;
-            }
+        let mut serialized = false;
+        for kind in batch.kinds() {
             let sql = self.sql(kind);
-            let rows = sqlx::query(&sql.lookup)
-                .bind(batch.primary_keys(&idx))
-                .fetch_all(&mut *tx)
-                .await?;
-            let stored = rows.iter().map(stored_row).collect::<Result<Vec<_>, _>>()?;
-            let outs = Self::holders(&mut tx, &sql.lookup_out, &batch.out_pairs(&idx)).await?;
-            let shorts =
-                Self::holders(&mut tx, &sql.lookup_short, &batch.short_pairs(&idx)).await?;
-            let plan = plan_kind(&mut batch, kind, &idx, stored, outs, shorts);
+            let all = batch.of_kind(kind);
+            let lookup = Self::lookup(
+                &mut tx,
+                sql,
+                batch.primary_keys(&all),
+                batch.out_pairs(&all),
+                batch.short_pairs(&all),
+            );
+            let looked = if serialized {
+                lookup.await?
+            } else {
+                serialized = true;
+                overlap(lookup, || batch.serialize()).await?
+            };
+            let idx = batch.pending(kind);
+            let plan = plan_kind(
+                &mut batch,
+                kind,
+                &idx,
+                looked.stored,
+                looked.outs,
+                looked.shorts,
+            );
 
             if !plan.delete_first.is_empty() {
                 sqlx::query(&sql.delete_many)

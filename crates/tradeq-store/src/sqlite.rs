@@ -17,6 +17,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::Row;
+use tokio::sync::Notify;
 
 use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_model::{KeyKind, Record, RecordKind};
@@ -25,7 +26,7 @@ use crate::codec::{
     audit_row, decode_credential, decode_record, encode_credential, json_array, key_slot, millis,
     missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
-use crate::plan::{chunk_sizes, plan_kind, Batch, Holder, StoredRow, DELETED};
+use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
 use crate::{AuditEntry, NonceStore, Store, StoreError, WriteOutcome};
 
 /// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
@@ -34,6 +35,9 @@ const MAX_ROWS: usize = 256;
 
 /// How long a writer waits for another process holding the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the checkpointer lets commits accumulate before checkpointing.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
 
 /// Purge expired nonces every this many claims.
 const NONCE_PURGE_EVERY: u64 = 1024;
@@ -53,6 +57,16 @@ pub struct SqliteStore {
     audit_insert: Vec<String>,
     /// Claims since start, to purge expired nonces now and then.
     nonce_claims: AtomicU64,
+    /// Background WAL checkpoints (files only).
+    checkpointer: Option<Checkpointer>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(c) = &self.checkpointer {
+            c.task.abort();
+        }
+    }
 }
 
 /// The statements of one record kind, built once so that each keeps one text (and one entry in
@@ -65,12 +79,11 @@ struct KindSql {
     get: String,
     delete: String,
     count: String,
-    /// Stored rows for a JSON array of primary keys.
+    /// Everything a batch needs to know, in one statement: the stored rows of a JSON array of
+    /// primary keys (`?1`), the holders of a JSON array of `[merchant, out_trade_no]` pairs
+    /// (`?2`) and of `[merchant, short_trade_no]` pairs (`?3`), each aggregated into one JSON
+    /// array.
     lookup: String,
-    /// Holders of a JSON array of `[merchant, out_trade_no]` pairs.
-    lookup_out: Option<String>,
-    /// Holders of a JSON array of `[merchant, short_trade_no]` pairs.
-    lookup_short: Option<String>,
     /// Deletes a JSON array of primary keys.
     delete_many: String,
     /// Multi-row upserts, by log2 of the row count.
@@ -87,22 +100,31 @@ impl KindSql {
             })
         });
         let secondary = spec.secondary_select("t.", "NULL");
-        // CROSS JOIN makes SQLite drive the loop from the (small) JSON array and probe the
+        // CROSS JOIN makes SQLite drive each loop from the (small) JSON array and probe the
         // table's index for each element, whatever its statistics say. The rows come back
-        // aggregated into one JSON array: sqlx hands every row from its worker thread to the
+        // aggregated into JSON arrays: sqlx hands every row from its worker thread to the
         // caller through a channel, which costs more than the lookup itself.
-        let lookup = format!(
-            "SELECT json_group_array(json_array(t.{pk}, t.merchant, {secondary}, \
+        let stored = format!(
+            "(SELECT json_group_array(json_array(t.{pk}, t.merchant, {secondary}, \
              t.gmt_modified, t.version, t.doc)) \
-             FROM json_each(?1) AS j CROSS JOIN {table} AS t ON t.{pk} = j.value"
+             FROM json_each(?1) AS j CROSS JOIN {table} AS t ON t.{pk} = j.value)"
         );
-        let holders = |col: &str| {
-            format!(
-                "SELECT json_group_array(json_array(t.{pk}, t.merchant, t.{col})) \
-                 FROM json_each(?1) AS j CROSS JOIN {table} AS t \
-                 ON t.merchant = j.value ->> 0 AND t.{col} = j.value ->> 1"
-            )
+        let holders = |has: bool, col: &str, param: &str| {
+            if has {
+                format!(
+                    "(SELECT json_group_array(json_array(t.{pk}, t.merchant, t.{col})) \
+                     FROM json_each({param}) AS j CROSS JOIN {table} AS t \
+                     ON t.merchant = j.value ->> 0 AND t.{col} = j.value ->> 1)"
+                )
+            } else {
+                "'[]'".to_string()
+            }
         };
+        let lookup = format!(
+            "SELECT {stored}, {}, {}",
+            holders(spec.has_out, "out_trade_no", "?2"),
+            holders(spec.has_short, "short_trade_no", "?3"),
+        );
         let cols = spec.columns();
         let row = format!("({})", vec!["?"; cols.len()].join(", "));
         let updates = cols[1..]
@@ -128,8 +150,6 @@ impl KindSql {
             ),
             count: format!("SELECT COUNT(*) FROM {table}"),
             lookup,
-            lookup_out: spec.has_out.then(|| holders("out_trade_no")),
-            lookup_short: spec.has_short.then(|| holders("short_trade_no")),
             delete_many: format!(
                 "DELETE FROM {table} WHERE {pk} IN (SELECT value FROM json_each(?1))"
             ),
@@ -175,8 +195,12 @@ impl SqliteStore {
         } else {
             base.journal_mode(SqliteJournalMode::Wal)
         };
-        // The writer gets a bigger page cache: a bulk import touches many index pages.
-        let write_opts = base.clone().pragma("cache_size", "-65536");
+        // The writer gets a bigger page cache (a bulk import touches many index pages) and
+        // leaves checkpoints to the checkpointer unless the WAL grows past 64 MiB.
+        let write_opts = base
+            .clone()
+            .pragma("cache_size", "-65536")
+            .pragma("wal_autocheckpoint", "16384");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -189,14 +213,19 @@ impl SqliteStore {
             .run(&write)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        let read = if memory {
-            write.clone()
+        let (read, checkpointer) = if memory {
+            (write.clone(), None)
         } else {
-            SqlitePoolOptions::new()
+            let checkpoints = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .connect_lazy_with(base.clone());
+            let read = SqlitePoolOptions::new()
                 .max_connections(readers.max(1))
                 .min_connections(0)
                 // Opened on first use, so start-up costs one connection, not five.
-                .connect_lazy_with(base)
+                .connect_lazy_with(base);
+            (read, Some(Checkpointer::start(checkpoints)))
         };
         let audit_insert = (0..=MAX_ROWS.trailing_zeros())
             .map(|log| {
@@ -214,6 +243,7 @@ impl SqliteStore {
             kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
             audit_insert,
             nonce_claims: AtomicU64::new(0),
+            checkpointer,
         })
     }
 
@@ -255,75 +285,78 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Looks up the holders of secondary key pairs with one statement.
-    async fn holders(
+    /// Runs the batch lookup of one kind.
+    async fn lookup(
         conn: &mut sqlx::SqliteConnection,
-        sql: &Option<String>,
-        pairs: &[(&str, &str)],
-    ) -> Result<Vec<Holder>, StoreError> {
-        let Some(sql) = sql else {
-            return Ok(Vec::new());
-        };
-        if pairs.is_empty() {
-            return Ok(Vec::new());
+        sql: &KindSql,
+        keys: &LookupKeys,
+    ) -> Result<Lookup, StoreError> {
+        let mut q = sqlx::query(&sql.lookup).bind(keys.pks.as_str());
+        if sql.spec.has_out {
+            q = q.bind(keys.outs.as_str());
         }
-        let rows: String = sqlx::query_scalar(sql)
-            .bind(json_array(pairs)?)
-            .fetch_one(&mut *conn)
-            .await?;
-        let rows: Vec<(String, String, String)> = parse_rows(&rows)?;
-        Ok(rows
-            .into_iter()
-            .map(|(pk, merchant, value)| Holder {
-                pk,
-                merchant,
-                value,
-            })
-            .collect())
+        if sql.spec.has_short {
+            q = q.bind(keys.shorts.as_str());
+        }
+        let row = q.fetch_one(&mut *conn).await?;
+        Lookup::parse(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)
     }
 
-    /// The stored rows of a JSON array of primary keys, with one statement.
-    async fn stored(
-        conn: &mut sqlx::SqliteConnection,
-        sql: &str,
-        pks: &[&str],
-    ) -> Result<Vec<StoredRow>, StoreError> {
-        let rows: String = sqlx::query_scalar(sql)
-            .bind(json_array(pks)?)
-            .fetch_one(&mut *conn)
-            .await?;
-        type Row = (
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            i64,
-            String,
-        );
-        let rows: Vec<Row> = parse_rows(&rows)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(pk, merchant, out_trade_no, short_trade_no, gmt_modified, version, doc)| {
-                    StoredRow {
-                        pk,
-                        merchant,
-                        out_trade_no,
-                        short_trade_no,
-                        gmt_modified,
-                        version,
-                        doc,
-                    }
-                },
-            )
-            .collect())
+    /// Lets the checkpointer know the WAL grew.
+    fn wrote(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.notify.notify_one();
+        }
     }
 }
 
-/// Parses rows aggregated by `json_group_array(json_array(…))`.
-fn parse_rows<T: serde::de::DeserializeOwned>(json: &str) -> Result<Vec<T>, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+/// The keys of one kind's records in a batch, as the JSON arrays the lookup binds.
+struct LookupKeys {
+    pks: String,
+    outs: String,
+    shorts: String,
+}
+
+impl LookupKeys {
+    fn new(batch: &Batch<'_>, idx: &[usize]) -> Result<LookupKeys, StoreError> {
+        Ok(LookupKeys {
+            pks: json_array(&batch.primary_keys(idx))?,
+            outs: json_array(&batch.out_pairs(idx))?,
+            shorts: json_array(&batch.short_pairs(idx))?,
+        })
+    }
+}
+
+/// Checkpoints the WAL from its own connection, so that copying pages back into the database
+/// file (a good part of the cost of a bulk import) runs beside the writer instead of inside
+/// its commits. The writer keeps a high auto-checkpoint threshold as a safety net.
+struct Checkpointer {
+    notify: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(pool: SqlitePool) -> Checkpointer {
+        let notify = Arc::new(Notify::new());
+        let wake = notify.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                wake.notified().await;
+                // Let a burst of commits accumulate: one checkpoint then covers them all.
+                tokio::time::sleep(CHECKPOINT_DELAY).await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    if pool.is_closed() {
+                        break;
+                    }
+                    tracing::warn!(error = %e, "SQLite WAL checkpoint failed");
+                }
+            }
+        });
+        Checkpointer { notify, task }
+    }
 }
 
 #[async_trait]
@@ -347,17 +380,25 @@ impl Store for SqliteStore {
         }
         let at = millis(Utc::now());
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        for kind in RecordKind::ALL {
-            let idx = batch.pending(kind);
-            if idx.is_empty() {
-                continue;
-            }
+        let mut serialized = false;
+        for kind in batch.kinds() {
             let sql = self.sql(kind);
-            let stored = Self::stored(&mut tx, &sql.lookup, &batch.primary_keys(&idx)).await?;
-            let outs = Self::holders(&mut tx, &sql.lookup_out, &batch.out_pairs(&idx)).await?;
-            let shorts =
-                Self::holders(&mut tx, &sql.lookup_short, &batch.short_pairs(&idx)).await?;
-            let plan = plan_kind(&mut batch, kind, &idx, stored, outs, shorts);
+            let keys = LookupKeys::new(&batch, &batch.of_kind(kind))?;
+            let looked = if serialized {
+                Self::lookup(&mut tx, sql, &keys).await?
+            } else {
+                serialized = true;
+                overlap(Self::lookup(&mut tx, sql, &keys), || batch.serialize()).await?
+            };
+            let idx = batch.pending(kind);
+            let plan = plan_kind(
+                &mut batch,
+                kind,
+                &idx,
+                looked.stored,
+                looked.outs,
+                looked.shorts,
+            );
 
             if !plan.delete_first.is_empty() {
                 sqlx::query(&sql.delete_many)
@@ -395,6 +436,7 @@ impl Store for SqliteStore {
             .collect();
         self.insert_audit(&mut tx, at, &audit).await?;
         tx.commit().await?;
+        self.wrote();
         Ok(batch.finish())
     }
 
@@ -458,6 +500,7 @@ impl Store for SqliteStore {
         };
         self.insert_audit(&mut tx, at, &[audit]).await?;
         tx.commit().await?;
+        self.wrote();
         Ok(true)
     }
 
@@ -672,6 +715,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.task.abort();
+        }
         self.read.close().await;
         self.write.close().await;
     }
