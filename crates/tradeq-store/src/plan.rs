@@ -121,8 +121,8 @@ pub(crate) const DELETED: &str = "deleted";
 pub(crate) struct Batch<'a> {
     /// The input, in order.
     pub records: &'a [Record],
-    /// `records[i].to_json()`, once [`Batch::serialize`] ran (empty for refused records).
-    pub docs: Vec<String>,
+    /// `records[i].to_json()`, where computed and not yet handed to the database.
+    docs: Vec<Option<String>>,
     /// Outcome of each record; `None` while undecided.
     outcomes: Vec<Option<Result<WriteOutcome, StoreError>>>,
     /// Accepted writes in input order: (record index, action).
@@ -134,30 +134,55 @@ impl<'a> Batch<'a> {
     pub fn new(records: &'a [Record]) -> Batch<'a> {
         Batch {
             records,
-            docs: Vec::new(),
+            docs: (0..records.len()).map(|_| None).collect(),
             outcomes: (0..records.len()).map(|_| None).collect(),
             audit: Vec::new(),
         }
     }
 
-    /// Serializes every record and refuses the ones no backend can store faithfully. This is
-    /// the costliest step of a batch on the caller's side, so backends run it while their
-    /// first lookup is in the database (see [`overlap`]).
+    /// Serializes every record up front and refuses the ones no backend can store faithfully
+    /// (see [`unstorable`]). Serialization is the costliest step of a batch on the caller's
+    /// side, so a backend runs this while its first lookup is in the database (see
+    /// [`overlap`]), or serializes lazily with [`Batch::take_docs`] instead.
     pub fn serialize(&mut self) {
-        self.docs = Vec::with_capacity(self.records.len());
         for (i, r) in self.records.iter().enumerate() {
             let doc = r.to_json();
             if json_has_nul(&doc) {
-                self.outcomes[i] = Some(Err(StoreError::Unstorable {
-                    kind: r.kind(),
-                    key: r.primary_key().to_string(),
-                    reason: "a field contains a NUL character (\\u0000)".to_string(),
-                }));
-                self.docs.push(String::new());
+                self.outcomes[i] = Some(Err(unstorable(r)));
             } else {
-                self.docs.push(doc);
+                self.docs[i] = Some(doc);
             }
         }
+    }
+
+    /// Refuses record `i` as [`unstorable`] before planning (found so by an earlier attempt).
+    pub fn refuse_unstorable(&mut self, i: usize) {
+        self.outcomes[i] = Some(Err(unstorable(&self.records[i])));
+    }
+
+    /// The document of record `i`, serialized now if it was not yet.
+    fn doc(&mut self, i: usize) -> &str {
+        let records = self.records;
+        self.docs[i].get_or_insert_with(|| records[i].to_json())
+    }
+
+    /// Hands over the documents of records `idx`, serializing those not yet serialized. `Err`
+    /// names a record that turns out [`unstorable`]: the planner accepted it without looking
+    /// at its document, so the caller must roll back and plan again without it (a NUL
+    /// character is rare enough that this costs nothing in practice).
+    pub fn take_docs(&mut self, idx: &[usize]) -> Result<Vec<String>, usize> {
+        let mut docs = Vec::with_capacity(idx.len());
+        for &i in idx {
+            let doc = match self.docs[i].take() {
+                Some(doc) => doc,
+                None => self.records[i].to_json(),
+            };
+            if json_has_nul(&doc) {
+                return Err(i);
+            }
+            docs.push(doc);
+        }
+        Ok(docs)
     }
 
     /// The kinds present, in [`RecordKind::ALL`] order.
@@ -363,7 +388,7 @@ pub(crate) fn plan_kind(
                         // other text may still be the same record, written by another
                         // version or normalized by the database.
                         DocRef::Stored(j) => {
-                            stored[j].doc == batch.docs[i]
+                            stored[j].doc == batch.doc(i)
                                 || decode_record(kind, pk, &stored[j].doc).is_ok_and(|s| s == *r)
                         }
                     };
@@ -465,15 +490,26 @@ fn release(index: &mut KeyIndex, merchant: &str, old: Option<&str>, new: Option<
 
 /// Drives `statement` while running `work`: polls the statement once, which hands it to the
 /// database (SQLite's worker thread, or PostgreSQL's socket), runs the synchronous `work` on
-/// this thread meanwhile, then waits for the statement. On two cores this hides most of the
-/// serialization of a batch behind its first lookup.
-pub(crate) async fn overlap<F: Future>(statement: F, work: impl FnOnce()) -> F::Output {
+/// this thread meanwhile, then waits for the statement. On two cores this hides the
+/// serialization of a batch's documents behind the statements of the batch.
+pub(crate) async fn overlap<F: Future, R>(statement: F, work: impl FnOnce() -> R) -> (F::Output, R) {
     let mut statement = std::pin::pin!(statement);
     let first = std::future::poll_fn(|cx| Poll::Ready(statement.as_mut().poll(cx))).await;
-    work();
-    match first {
+    let worked = work();
+    let output = match first {
         Poll::Ready(output) => output,
         Poll::Pending => statement.await,
+    };
+    (output, worked)
+}
+
+/// The error of a record no backend can store faithfully: PostgreSQL refuses NUL characters
+/// in `text` and `jsonb`, so both backends refuse them and agree.
+fn unstorable(r: &Record) -> StoreError {
+    StoreError::Unstorable {
+        kind: r.kind(),
+        key: r.primary_key().to_string(),
+        reason: "a field contains a NUL character (\\u0000)".to_string(),
     }
 }
 

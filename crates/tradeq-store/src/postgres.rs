@@ -324,7 +324,7 @@ impl Store for PgStore {
                 lookup.await?
             } else {
                 serialized = true;
-                overlap(lookup, || batch.serialize()).await?
+                overlap(lookup, || batch.serialize()).await.0?
             };
             let idx = batch.pending(kind);
             let plan = plan_kind(
@@ -345,6 +345,12 @@ impl Store for PgStore {
             if plan.writes.is_empty() {
                 continue;
             }
+            // Every document was serialized (and checked) during the lookup.
+            let docs = batch.take_docs(&plan.writes).map_err(|i| {
+                StoreError::Database(sqlx::Error::Protocol(format!(
+                    "internal: record {i} was planned without a checked document"
+                )))
+            })?;
             let rs: Vec<&Record> = plan.writes.iter().map(|&i| &records[i]).collect();
             let mut q = sqlx::query(&sql.upsert)
                 .bind(rs.iter().map(|r| r.primary_key()).collect::<Vec<_>>())
@@ -358,12 +364,7 @@ impl Store for PgStore {
             let stamps: Vec<_> = rs.iter().map(|r| r.version_stamp()).collect();
             q.bind(stamps.iter().map(stamp_seconds).collect::<Vec<_>>())
                 .bind(stamps.iter().map(|s| s.version).collect::<Vec<_>>())
-                .bind(
-                    plan.writes
-                        .iter()
-                        .map(|&i| batch.docs[i].as_str())
-                        .collect::<Vec<_>>(),
-                )
+                .bind(docs)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -285,6 +285,89 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// One try at a batch. Documents are serialized while the database executes the previous
+    /// statement, chunk by chunk, so the two cores work at once; a document found unstorable
+    /// only then abandons the attempt (see [`Batch::take_docs`]).
+    async fn attempt_batch(
+        &self,
+        records: &[Record],
+        refused: &[usize],
+    ) -> Result<Attempt, StoreError> {
+        let mut batch = Batch::new(records);
+        for &i in refused {
+            batch.refuse_unstorable(i);
+        }
+        let at = millis(Utc::now());
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        for kind in batch.kinds() {
+            let sql = self.sql(kind);
+            let keys = LookupKeys::new(&batch, &batch.of_kind(kind))?;
+            let looked = Self::lookup(&mut tx, sql, &keys).await?;
+            let idx = batch.pending(kind);
+            let plan = plan_kind(
+                &mut batch,
+                kind,
+                &idx,
+                looked.stored,
+                looked.outs,
+                looked.shorts,
+            );
+            if !plan.delete_first.is_empty() {
+                sqlx::query(&sql.delete_many)
+                    .bind(json_array(&plan.delete_first)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+
+            let mut chunks = Vec::new();
+            let mut rest = &plan.writes[..];
+            for size in chunk_sizes(plan.writes.len(), MAX_ROWS) {
+                let (chunk, tail) = rest.split_at(size);
+                chunks.push(chunk);
+                rest = tail;
+            }
+            let Some(first) = chunks.first() else {
+                continue;
+            };
+            let mut docs = match batch.take_docs(first) {
+                Ok(docs) => docs,
+                Err(i) => return Ok(Attempt::Unstorable(i)),
+            };
+            for (n, chunk) in chunks.iter().enumerate() {
+                let mut q = sqlx::query(&sql.upsert[chunk.len().trailing_zeros() as usize]);
+                for (&i, doc) in chunk.iter().zip(docs) {
+                    let r = &records[i];
+                    let stamp = r.version_stamp();
+                    q = q.bind(r.primary_key()).bind(r.merchant());
+                    if sql.spec.has_out {
+                        q = q.bind(r.out_trade_no());
+                    }
+                    if sql.spec.has_short {
+                        q = q.bind(r.short_trade_no());
+                    }
+                    // Moved, not borrowed: sqlx would copy a borrowed text for its worker.
+                    q = q.bind(stamp_seconds(&stamp)).bind(stamp.version).bind(doc);
+                }
+                let next = chunks.get(n + 1).copied().unwrap_or(&[]);
+                let (done, next_docs) = overlap(q.execute(&mut *tx), || batch.take_docs(next)).await;
+                done?;
+                docs = match next_docs {
+                    Ok(docs) => docs,
+                    Err(i) => return Ok(Attempt::Unstorable(i)),
+                };
+            }
+        }
+        let audit: Vec<AuditRow<'_>> = batch
+            .sorted_audit()
+            .iter()
+            .map(|&(i, action)| AuditRow::of(&records[i], action))
+            .collect();
+        self.insert_audit(&mut tx, at, &audit).await?;
+        tx.commit().await?;
+        self.wrote();
+        Ok(Attempt::Done(batch.finish()))
+    }
+
     /// Runs the batch lookup of one kind.
     async fn lookup(
         conn: &mut sqlx::SqliteConnection,
@@ -308,6 +391,14 @@ impl SqliteStore {
             c.notify.notify_one();
         }
     }
+}
+
+/// How one try at a batch ended.
+enum Attempt {
+    /// Committed, with every record's outcome.
+    Done(Vec<Result<WriteOutcome, StoreError>>),
+    /// Rolled back: record `i` cannot be stored.
+    Unstorable(usize),
 }
 
 /// The keys of one kind's records in a batch, as the JSON arrays the lookup binds.
@@ -374,70 +465,18 @@ impl Store for SqliteStore {
         &self,
         records: &[Record],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        let mut batch = Batch::new(records);
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let at = millis(Utc::now());
-        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-        let mut serialized = false;
-        for kind in batch.kinds() {
-            let sql = self.sql(kind);
-            let keys = LookupKeys::new(&batch, &batch.of_kind(kind))?;
-            let looked = if serialized {
-                Self::lookup(&mut tx, sql, &keys).await?
-            } else {
-                serialized = true;
-                overlap(Self::lookup(&mut tx, sql, &keys), || batch.serialize()).await?
-            };
-            let idx = batch.pending(kind);
-            let plan = plan_kind(
-                &mut batch,
-                kind,
-                &idx,
-                looked.stored,
-                looked.outs,
-                looked.shorts,
-            );
-
-            if !plan.delete_first.is_empty() {
-                sqlx::query(&sql.delete_many)
-                    .bind(json_array(&plan.delete_first)?)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let mut rest = &plan.writes[..];
-            for size in chunk_sizes(plan.writes.len(), MAX_ROWS) {
-                let (chunk, tail) = rest.split_at(size);
-                rest = tail;
-                let mut q = sqlx::query(&sql.upsert[size.trailing_zeros() as usize]);
-                for &i in chunk {
-                    let r = &records[i];
-                    let stamp = r.version_stamp();
-                    q = q.bind(r.primary_key()).bind(r.merchant());
-                    if sql.spec.has_out {
-                        q = q.bind(r.out_trade_no());
-                    }
-                    if sql.spec.has_short {
-                        q = q.bind(r.short_trade_no());
-                    }
-                    q = q
-                        .bind(stamp_seconds(&stamp))
-                        .bind(stamp.version)
-                        .bind(batch.docs[i].as_str());
-                }
-                q.execute(&mut *tx).await?;
+        let mut refused = Vec::new();
+        loop {
+            match self.attempt_batch(records, &refused).await? {
+                Attempt::Done(outcomes) => return Ok(outcomes),
+                // Rolled back: plan again without the record that cannot be stored. Each
+                // round refuses one more record, so this ends.
+                Attempt::Unstorable(i) => refused.push(i),
             }
         }
-        let audit: Vec<AuditRow<'_>> = batch
-            .sorted_audit()
-            .iter()
-            .map(|&(i, action)| AuditRow::of(&records[i], action))
-            .collect();
-        self.insert_audit(&mut tx, at, &audit).await?;
-        tx.commit().await?;
-        self.wrote();
-        Ok(batch.finish())
     }
 
     async fn find(
