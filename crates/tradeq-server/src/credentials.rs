@@ -122,3 +122,58 @@ impl SignatureCache {
         }
     }
 }
+
+/// Why an Alipay caller could not be resolved; each front door maps it to its own codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlipayCallerError {
+    /// The store failed (logged).
+    Store,
+    /// The stored app's keys do not parse (logged).
+    UnusableKeys,
+    /// The `app_auth_token` is unknown or was granted to another app.
+    InvalidToken,
+    /// The `app_auth_token` has expired.
+    ExpiredToken,
+}
+
+/// The app with its keys parsed, or `None` when no such app exists.
+pub async fn resolve_alipay_app(
+    state: &crate::state::AppState,
+    app_id: &str,
+) -> Result<Option<Arc<ResolvedAlipayApp>>, AlipayCallerError> {
+    let stored = state.store.get_alipay_app(app_id).await.map_err(|e| {
+        tracing::error!(error = %e, "store failure reading an Alipay app");
+        AlipayCallerError::Store
+    })?;
+    match stored {
+        None => Ok(None),
+        Some(app) => state.keys.resolve_alipay(app).map(Some).map_err(|e| {
+            tracing::error!(error = %e, "stored Alipay app has unusable keys");
+            AlipayCallerError::UnusableKeys
+        }),
+    }
+}
+
+/// The merchant a request acts for: the app's owner, or the merchant that granted its
+/// `app_auth_token`.
+pub async fn alipay_merchant(
+    state: &crate::state::AppState,
+    app: &ResolvedAlipayApp,
+    token: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, AlipayCallerError> {
+    let Some(token) = token else {
+        return Ok(app.app.merchant_pid.clone());
+    };
+    let stored = state.store.get_app_auth_token(token).await.map_err(|e| {
+        tracing::error!(error = %e, "store failure reading an app auth token");
+        AlipayCallerError::Store
+    })?;
+    match stored {
+        Some(t) if t.app_id == app.app.app_id => match t.expires_at {
+            Some(exp) if exp.0 <= now => Err(AlipayCallerError::ExpiredToken),
+            _ => Ok(t.merchant_pid),
+        },
+        _ => Err(AlipayCallerError::InvalidToken),
+    }
+}

@@ -492,7 +492,10 @@ fn release(index: &mut KeyIndex, merchant: &str, old: Option<&str>, new: Option<
 /// database (SQLite's worker thread, or PostgreSQL's socket), runs the synchronous `work` on
 /// this thread meanwhile, then waits for the statement. On two cores this hides the
 /// serialization of a batch's documents behind the statements of the batch.
-pub(crate) async fn overlap<F: Future, R>(statement: F, work: impl FnOnce() -> R) -> (F::Output, R) {
+pub(crate) async fn overlap<F: Future, R>(
+    statement: F,
+    work: impl FnOnce() -> R,
+) -> (F::Output, R) {
     let mut statement = std::pin::pin!(statement);
     let first = std::future::poll_fn(|cx| Poll::Ready(statement.as_mut().poll(cx))).await;
     let worked = work();

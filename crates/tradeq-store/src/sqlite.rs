@@ -199,7 +199,7 @@ impl SqliteStore {
         // leaves checkpoints to the checkpointer unless the WAL grows past 64 MiB.
         let write_opts = base
             .clone()
-            .pragma("cache_size", "-65536")
+            .pragma("cache_size", std::env::var("TQ_CACHE").unwrap_or("-65536".into()))
             .pragma("wal_autocheckpoint", "16384");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -349,7 +349,8 @@ impl SqliteStore {
                     q = q.bind(stamp_seconds(&stamp)).bind(stamp.version).bind(doc);
                 }
                 let next = chunks.get(n + 1).copied().unwrap_or(&[]);
-                let (done, next_docs) = overlap(q.execute(&mut *tx), || batch.take_docs(next)).await;
+                let (done, next_docs) =
+                    overlap(q.execute(&mut *tx), || batch.take_docs(next)).await;
                 done?;
                 docs = match next_docs {
                     Ok(docs) => docs,

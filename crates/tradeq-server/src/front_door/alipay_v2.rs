@@ -26,7 +26,9 @@ use tradeq_wire::params::{raw_form_value, Charset, ParamError, ParamSet};
 
 use super::params::collect;
 use super::request_id;
-use crate::credentials::{ResolvedAlipayApp, SignatureCache};
+use crate::credentials::{
+    alipay_merchant, resolve_alipay_app, AlipayCallerError, ResolvedAlipayApp, SignatureCache,
+};
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
 use crate::metrics::record_request;
 use crate::state::AppState;
@@ -147,7 +149,9 @@ async fn answer(state: &AppState, params: &ParamSet, reply: &mut Reply) -> Resul
     // answer, so only a signed error reaches its caller as an error.
     let app_id = params.get("app_id").filter(|a| !a.is_empty());
     let app = match app_id {
-        Some(app_id) => lookup_app(state, app_id).await?,
+        Some(app_id) => resolve_alipay_app(state, app_id)
+            .await
+            .map_err(v2_caller_error)?,
         None => None,
     };
     if let Some(app) = &app {
@@ -164,7 +168,9 @@ async fn answer(state: &AppState, params: &ParamSet, reply: &mut Reply) -> Resul
         (Some(_), None) => return Err(V2Error::invalid_app_id()),
     };
     authenticate(&app, &common, params).await?;
-    let merchant = effective_merchant(state, &app, &common, now).await?;
+    let merchant = alipay_merchant(state, &app, common.app_auth_token.as_deref(), now)
+        .await
+        .map_err(v2_caller_error)?;
     let biz = business_params(&app, &common, reply)?;
     let caller = Caller {
         merchant,
@@ -177,23 +183,6 @@ async fn answer(state: &AppState, params: &ParamSet, reply: &mut Reply) -> Resul
     match methods::call(method, &ctx, &caller, &biz).await {
         Ok(node) => Ok(success_inner_json(&node)),
         Err(e) => Err(method_error(e)),
-    }
-}
-
-async fn lookup_app(
-    state: &AppState,
-    app_id: &str,
-) -> Result<Option<Arc<ResolvedAlipayApp>>, V2Error> {
-    let stored = state.store.get_alipay_app(app_id).await.map_err(|e| {
-        tracing::error!(error = %e, "store failure reading an Alipay app");
-        V2Error::system_error()
-    })?;
-    match stored {
-        None => Ok(None),
-        Some(app) => state.keys.resolve_alipay(app).map(Some).map_err(|e| {
-            tracing::error!(error = %e, "stored Alipay app has unusable keys");
-            V2Error::missing_signature_config()
-        }),
     }
 }
 
@@ -237,29 +226,6 @@ async fn authenticate(
             V2Error::invalid_signature(&mismatch.canonical)
         }
     })
-}
-
-/// The app owner, or the merchant that granted the `app_auth_token`.
-async fn effective_merchant(
-    state: &AppState,
-    app: &ResolvedAlipayApp,
-    common: &V2Common,
-    now: chrono::DateTime<Utc>,
-) -> Result<String, V2Error> {
-    let Some(token) = &common.app_auth_token else {
-        return Ok(app.app.merchant_pid.clone());
-    };
-    let stored = state.store.get_app_auth_token(token).await.map_err(|e| {
-        tracing::error!(error = %e, "store failure reading an app auth token");
-        V2Error::system_error()
-    })?;
-    match stored {
-        Some(t) if t.app_id == app.app.app_id => match t.expires_at {
-            Some(exp) if exp.0 <= now => Err(V2Error::app_auth_token_time_out()),
-            _ => Ok(t.merchant_pid),
-        },
-        _ => Err(V2Error::invalid_app_auth_token()),
-    }
 }
 
 /// `biz_content` as a JSON object, decrypted first when `encrypt_type=AES`.
@@ -389,5 +355,14 @@ async fn sign_cached(
             tracing::error!("signing an answer failed");
             None
         }
+    }
+}
+
+fn v2_caller_error(e: AlipayCallerError) -> V2Error {
+    match e {
+        AlipayCallerError::Store => V2Error::system_error(),
+        AlipayCallerError::UnusableKeys => V2Error::missing_signature_config(),
+        AlipayCallerError::InvalidToken => V2Error::invalid_app_auth_token(),
+        AlipayCallerError::ExpiredToken => V2Error::app_auth_token_time_out(),
     }
 }

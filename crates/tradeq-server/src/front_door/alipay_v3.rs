@@ -31,7 +31,9 @@ use tradeq_wire::alipay::v3::{
 use tradeq_wire::params::{parse_form, Charset};
 
 use super::request_id;
-use crate::credentials::ResolvedAlipayApp;
+use crate::credentials::{
+    alipay_merchant, resolve_alipay_app, AlipayCallerError, ResolvedAlipayApp,
+};
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError};
 use crate::metrics::record_request;
 use crate::state::AppState;
@@ -104,8 +106,9 @@ async fn answer(
             .map_err(|_| V3Error::invalid_parameter("Authorization 头含有非 ASCII 字符"))?,
     };
     let auth = parse_authorization(header_text).map_err(|e| V3Error::from_auth_error(&e))?;
-    let app = lookup_app(state, &auth.app_id)
-        .await?
+    let app = resolve_alipay_app(state, &auth.app_id)
+        .await
+        .map_err(v3_caller_error)?
         .ok_or_else(V3Error::invalid_app_id)?;
     // From here on the app is known, so every answer is signed.
     reply.signer = Some(app.clone());
@@ -144,7 +147,9 @@ async fn answer(
             "nonce 已被使用，请求被视为重放 (this nonce was already used: replayed request)",
         ));
     }
-    let merchant = effective_merchant(state, &app, token.as_deref(), now).await?;
+    let merchant = alipay_merchant(state, &app, token.as_deref(), now)
+        .await
+        .map_err(v3_caller_error)?;
     let plain_body = decrypt_body(&app, headers, body, reply)?;
     let params = business_params(http_method, uri, plain_body.as_deref().unwrap_or(body))?;
     let caller = Caller {
@@ -164,23 +169,6 @@ async fn answer(
         Err(MethodError::MissingArgument(name)) | Err(MethodError::InvalidArgument(name)) => {
             Err(V3Error::invalid_parameter(format!("参数无效: {name}")))
         }
-    }
-}
-
-async fn lookup_app(
-    state: &AppState,
-    app_id: &str,
-) -> Result<Option<Arc<ResolvedAlipayApp>>, V3Error> {
-    let stored = state.store.get_alipay_app(app_id).await.map_err(|e| {
-        tracing::error!(error = %e, "store failure reading an Alipay app");
-        V3Error::unknow_error()
-    })?;
-    match stored {
-        None => Ok(None),
-        Some(app) => state.keys.resolve_alipay(app).map(Some).map_err(|e| {
-            tracing::error!(error = %e, "stored Alipay app has unusable keys");
-            V3Error::unknow_error()
-        }),
     }
 }
 
@@ -250,28 +238,6 @@ async fn verify(
         Err(V3Error::invalid_signature(&String::from_utf8_lossy(
             &content,
         )))
-    }
-}
-
-async fn effective_merchant(
-    state: &AppState,
-    app: &ResolvedAlipayApp,
-    token: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<String, V3Error> {
-    let Some(token) = token else {
-        return Ok(app.app.merchant_pid.clone());
-    };
-    let stored = state.store.get_app_auth_token(token).await.map_err(|e| {
-        tracing::error!(error = %e, "store failure reading an app auth token");
-        V3Error::unknow_error()
-    })?;
-    match stored {
-        Some(t) if t.app_id == app.app.app_id => match t.expires_at {
-            Some(exp) if exp.0 <= now => Err(V3Error::app_auth_token_time_out()),
-            _ => Ok(t.merchant_pid),
-        },
-        _ => Err(V3Error::invalid_app_auth_token()),
     }
 }
 
@@ -393,6 +359,14 @@ async fn respond(
         }
     }
     res
+}
+
+fn v3_caller_error(e: AlipayCallerError) -> V3Error {
+    match e {
+        AlipayCallerError::Store | AlipayCallerError::UnusableKeys => V3Error::unknow_error(),
+        AlipayCallerError::InvalidToken => V3Error::invalid_app_auth_token(),
+        AlipayCallerError::ExpiredToken => V3Error::app_auth_token_time_out(),
+    }
 }
 
 #[cfg(test)]
