@@ -3,6 +3,9 @@
 //! answers, wrong-key signatures and GBK bodies each yield the right typed error and never a
 //! parsed answer. Plus the protocol documents' vectors.
 
+// The protocol document's vectors, shared with tradeq-wire's own tests.
+#[allow(dead_code)]
+#[path = "../../tradeq-wire/src/alipay/test_vectors.rs"]
 mod vectors;
 
 use std::time::Duration;

@@ -199,7 +199,10 @@ impl SqliteStore {
         // leaves checkpoints to the checkpointer unless the WAL grows past 64 MiB.
         let write_opts = base
             .clone()
-            .pragma("cache_size", std::env::var("TQ_CACHE").unwrap_or("-65536".into()))
+            .pragma(
+                "cache_size",
+                std::env::var("TQ_CACHE").unwrap_or("-65536".into()),
+            )
             .pragma("wal_autocheckpoint", "16384");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
