@@ -43,4 +43,4 @@ done
 
 echo
 echo "Summary ($RESULTS_DIR/summary.jsonl):"
-"$PY" "$BENCH_DIR/lib/summary.py" "$RESULTS_DIR/summary.jsonl"
+python3 "$BENCH_DIR/lib/summary.py" "$RESULTS_DIR/summary.jsonl"

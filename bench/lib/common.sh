@@ -205,7 +205,7 @@ times() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f", a / b; else 
 
 # Appends one JSON object (from key=value pairs) to RESULTS_DIR/summary.jsonl.
 record() {
-    "$PY" - "$RESULTS_DIR/summary.jsonl" "$@" <<'EOF'
+    python3 - "$RESULTS_DIR/summary.jsonl" "$@" <<'EOF'
 import json, sys, time
 path, pairs = sys.argv[1], sys.argv[2:]
 row = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

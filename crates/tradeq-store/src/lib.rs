@@ -5,6 +5,13 @@
 //! A record is stored as its keys in indexed columns plus its JSON document, so every query is
 //! one indexed point lookup. Writes are transactional and versioned: a write older than the stored
 //! record is refused as stale, and every accepted write is appended to an audit table.
+//!
+//! Batches are decided in Rust (one lookup statement per kind fetches what the database holds
+//! for the batch's keys, the records are then replayed in order against it) and written with
+//! multi-row statements, which is what makes bulk imports fast on both backends.
+//!
+//! v3 nonces are remembered by a [`NonceStore`]: [`memory_nonces::MemoryNonceStore`] for one
+//! process, or the database itself ([`Store::nonce_store`]) when several processes share it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -13,7 +13,7 @@ use std::task::Poll;
 
 use tradeq_model::{Record, RecordKind, VersionStamp};
 
-use crate::codec::{decode_record, json_has_nul, stamp_from_columns};
+use crate::codec::{decode_record, json_has_nul, stamp_from_columns, stamp_seconds};
 use crate::{StoreError, WriteOutcome};
 
 /// A stored record row, as a batch needs it.
@@ -30,8 +30,10 @@ pub(crate) struct StoredRow {
     pub gmt_modified: Option<i64>,
     /// `version`.
     pub version: i64,
-    /// The JSON document.
-    pub doc: String,
+    /// The JSON document, fetched only when some record of the batch carries the same stamp
+    /// (otherwise it cannot be `Unchanged`, and the document would be read for nothing). A
+    /// key may come back in several rows, one per distinct stamp in the batch.
+    pub doc: Option<String>,
 }
 
 /// A stored row holding a secondary key (`out_trade_no` or `short_trade_no`) of a merchant.
@@ -68,7 +70,7 @@ impl Lookup {
             Option<String>,
             Option<i64>,
             i64,
-            String,
+            Option<String>,
         );
         let stored: Vec<Row> = parse_rows(stored)?;
         Ok(Lookup {
@@ -207,10 +209,15 @@ impl<'a> Batch<'a> {
             .collect()
     }
 
-    /// The distinct primary keys of `idx`, for the lookup of stored rows.
-    pub fn primary_keys(&self, idx: &[usize]) -> Vec<&'a str> {
+    /// The distinct (primary key, `gmt_modified` seconds, version) of `idx`, for the lookup
+    /// of stored rows: the stamps tell the database which documents are worth returning.
+    pub fn stamped_keys(&self, idx: &[usize]) -> Vec<(&'a str, Option<i64>, i64)> {
         let records = self.records;
-        distinct(idx.iter().map(|&i| records[i].primary_key()))
+        distinct(idx.iter().map(|&i| {
+            let r = &records[i];
+            let stamp = r.version_stamp();
+            (r.primary_key(), stamp_seconds(&stamp), stamp.version)
+        }))
     }
 
     /// The distinct (merchant, `out_trade_no`) pairs of `idx`.
@@ -309,6 +316,13 @@ pub(crate) fn plan_kind(
         shorts.insert((h.merchant, h.value), Some(h.pk));
     }
     for (j, row) in stored.iter().enumerate() {
+        if let Some(cur) = state.get_mut(&row.pk) {
+            // The same key again, for another stamp of the batch: only its document is new.
+            if row.doc.is_some() {
+                cur.doc = DocRef::Stored(j);
+            }
+            continue;
+        }
         if let Some(o) = &row.out_trade_no {
             outs.insert((row.merchant.clone(), o.clone()), Some(row.pk.clone()));
         }
@@ -387,10 +401,10 @@ pub(crate) fn plan_kind(
                         // The same text is the same record (one serializer wrote both);
                         // other text may still be the same record, written by another
                         // version or normalized by the database.
-                        DocRef::Stored(j) => {
-                            stored[j].doc == batch.doc(i)
-                                || decode_record(kind, pk, &stored[j].doc).is_ok_and(|s| s == *r)
-                        }
+                        DocRef::Stored(j) => stored[j].doc.as_deref().is_some_and(|doc| {
+                            doc == batch.doc(i)
+                                || decode_record(kind, pk, doc).is_ok_and(|s| s == *r)
+                        }),
                     };
                     if same {
                         batch.outcomes[i] = Some(Ok(WriteOutcome::Unchanged));

@@ -1,9 +1,11 @@
 //! The scale-out backend: PostgreSQL (and what speaks its protocol), shared by several
 //! stateless gateway nodes.
 //!
-//! Batches are read and written with array parameters (`= ANY($1)`, `UNNEST`), so every
+//! Batches are read and written with array parameters (`UNNEST`, `= ANY($1)`), so every
 //! statement has one text whatever the batch size and a batch costs a handful of round trips.
-//! Record writers serialize on a table lock of `audit_log` (see [`LOCK_WRITERS`]).
+//! Record writers serialize on an EXCLUSIVE lock of `audit_log`, taken first in each of their
+//! transactions: batches of several nodes never interleave, and audit sequence numbers become
+//! visible in order.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -78,9 +80,10 @@ struct KindSql {
     get: String,
     delete: String,
     count: String,
-    /// The stored rows of an array of primary keys (`$1`) and the holders of (merchant,
-    /// `out_trade_no`) pairs (`$2`, `$3`) and (merchant, `short_trade_no`) pairs (`$4`, `$5`),
-    /// each aggregated into a JSON array: one round trip per kind and batch.
+    /// The stored rows of the batch's (primary key, gmt_modified, version) arrays (`$1..$3`)
+    /// and the holders of its (merchant, `out_trade_no`) pairs (`$4`, `$5`) and (merchant,
+    /// `short_trade_no`) pairs (`$6`, `$7`), tagged rows of one shape: one round trip per
+    /// kind and batch.
     lookup: String,
     delete_many: String,
     upsert: String,
@@ -97,10 +100,15 @@ impl KindSql {
         });
         // One statement, rows tagged by what they answer (0: stored row, 1: holder of an
         // out_trade_no, 2: holder of a short_trade_no), all of one shape.
-        let secondary = spec.secondary_select("", "NULL::text");
+        let secondary = spec.secondary_select("t.", "NULL::text");
+        // `$1..$3` are the batch's (pk, gmt_modified, version): a document comes back only
+        // with the same stamp (the one case where it is compared).
         let mut lookup = format!(
-            "SELECT 0::int2, {pk}, merchant, {secondary}, gmt_modified, version, doc::text \
-             FROM {table} WHERE {pk} = ANY($1::text[])"
+            "SELECT 0::int2, t.{pk}, t.merchant, {secondary}, t.gmt_modified, t.version, \
+             CASE WHEN t.gmt_modified IS NOT DISTINCT FROM u.gmt AND t.version = u.ver \
+             THEN t.doc::text END \
+             FROM {table} AS t JOIN UNNEST($1::text[], $2::int8[], $3::int8[]) AS u(pk, gmt, ver) \
+             ON t.{pk} = u.pk"
         );
         let holders = |tag: u8, col: &str, m: &str, v: &str| {
             format!(
@@ -111,10 +119,10 @@ impl KindSql {
             )
         };
         if spec.has_out {
-            lookup.push_str(&holders(1, "out_trade_no", "$2", "$3"));
+            lookup.push_str(&holders(1, "out_trade_no", "$4", "$5"));
         }
         if spec.has_short {
-            lookup.push_str(&holders(2, "short_trade_no", "$4", "$5"));
+            lookup.push_str(&holders(2, "short_trade_no", "$6", "$7"));
         }
         let cols = spec.columns();
         let types: Vec<&str> = cols
@@ -238,11 +246,14 @@ impl PgStore {
     async fn lookup(
         conn: &mut sqlx::PgConnection,
         sql: &KindSql,
-        pks: Vec<&str>,
+        keys: Vec<(&str, Option<i64>, i64)>,
         outs: Vec<(&str, &str)>,
         shorts: Vec<(&str, &str)>,
     ) -> Result<Lookup, StoreError> {
-        let mut q = sqlx::query(&sql.lookup).bind(pks);
+        let mut q = sqlx::query(&sql.lookup)
+            .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+            .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+            .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>());
         if sql.spec.has_out {
             q = q
                 .bind(outs.iter().map(|p| p.0).collect::<Vec<_>>())
@@ -316,7 +327,7 @@ impl Store for PgStore {
             let lookup = Self::lookup(
                 &mut tx,
                 sql,
-                batch.primary_keys(&all),
+                batch.stamped_keys(&all),
                 batch.out_pairs(&all),
                 batch.short_pairs(&all),
             );

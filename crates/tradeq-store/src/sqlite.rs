@@ -104,10 +104,14 @@ impl KindSql {
         // table's index for each element, whatever its statistics say. The rows come back
         // aggregated into JSON arrays: sqlx hands every row from its worker thread to the
         // caller through a channel, which costs more than the lookup itself.
+        // `?1` is an array of `[pk, gmt_modified, version]`: a document comes back only with
+        // the same stamp (the one case where it is compared).
         let stored = format!(
             "(SELECT json_group_array(json_array(t.{pk}, t.merchant, {secondary}, \
-             t.gmt_modified, t.version, t.doc)) \
-             FROM json_each(?1) AS j CROSS JOIN {table} AS t ON t.{pk} = j.value)"
+             t.gmt_modified, t.version, \
+             CASE WHEN t.gmt_modified IS j.value ->> 1 AND t.version = j.value ->> 2 \
+             THEN t.doc END)) \
+             FROM json_each(?1) AS j CROSS JOIN {table} AS t ON t.{pk} = j.value ->> 0)"
         );
         let holders = |has: bool, col: &str, param: &str| {
             if has {
@@ -195,14 +199,12 @@ impl SqliteStore {
         } else {
             base.journal_mode(SqliteJournalMode::Wal)
         };
-        // The writer gets a bigger page cache (a bulk import touches many index pages) and
-        // leaves checkpoints to the checkpointer unless the WAL grows past 64 MiB.
+        // The writer gets a bigger page cache (a bulk import touches many index pages; much
+        // more than 16 MiB measured no faster) and leaves checkpoints to the checkpointer
+        // unless the WAL grows past 64 MiB.
         let write_opts = base
             .clone()
-            .pragma(
-                "cache_size",
-                std::env::var("TQ_CACHE").unwrap_or("-65536".into()),
-            )
+            .pragma("cache_size", "-16384")
             .pragma("wal_autocheckpoint", "16384");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -228,7 +230,7 @@ impl SqliteStore {
                 .min_connections(0)
                 // Opened on first use, so start-up costs one connection, not five.
                 .connect_lazy_with(base);
-            (read, Some(Checkpointer::start(checkpoints)))
+            (read, Checkpointer::start(checkpoints))
         };
         let audit_insert = (0..=MAX_ROWS.trailing_zeros())
             .map(|log| {
@@ -389,7 +391,7 @@ impl SqliteStore {
         Lookup::parse(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)
     }
 
-    /// Lets the checkpointer know the WAL grew.
+    /// Lets the checkpointer know the WAL grew (after every write: it coalesces them).
     fn wrote(&self) {
         if let Some(c) = &self.checkpointer {
             c.notify.notify_one();
@@ -415,7 +417,7 @@ struct LookupKeys {
 impl LookupKeys {
     fn new(batch: &Batch<'_>, idx: &[usize]) -> Result<LookupKeys, StoreError> {
         Ok(LookupKeys {
-            pks: json_array(&batch.primary_keys(idx))?,
+            pks: json_array(&batch.stamped_keys(idx))?,
             outs: json_array(&batch.out_pairs(idx))?,
             shorts: json_array(&batch.short_pairs(idx))?,
         })
@@ -431,10 +433,14 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(pool: SqlitePool) -> Checkpointer {
+    /// Starts the checkpointer on the current Tokio runtime; `None` outside one (sqlx needs
+    /// Tokio anyway, so this is only a refusal to panic), which leaves checkpoints to the
+    /// writer's auto-checkpoint.
+    fn start(pool: SqlitePool) -> Option<Checkpointer> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
         let notify = Arc::new(Notify::new());
         let wake = notify.clone();
-        let task = tokio::spawn(async move {
+        let task = runtime.spawn(async move {
             loop {
                 wake.notified().await;
                 // Let a burst of commits accumulate: one checkpoint then covers them all.
@@ -450,7 +456,7 @@ impl Checkpointer {
                 }
             }
         });
-        Checkpointer { notify, task }
+        Some(Checkpointer { notify, task })
     }
 }
 
@@ -577,6 +583,7 @@ impl Store for SqliteStore {
         .bind(encode_credential(app)?)
         .execute(&self.write)
         .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -606,6 +613,7 @@ impl Store for SqliteStore {
             .bind(app_id)
             .execute(&self.write)
             .await?;
+        self.wrote();
         Ok(done.rows_affected() > 0)
     }
 
@@ -622,6 +630,7 @@ impl Store for SqliteStore {
         .execute(&self.write)
         .await
         .map_err(|e| missing_parent(e, "Alipay app", &token.app_id))?;
+        self.wrote();
         Ok(())
     }
 
@@ -650,6 +659,7 @@ impl Store for SqliteStore {
             .bind(token)
             .execute(&self.write)
             .await?;
+        self.wrote();
         Ok(done.rows_affected() > 0)
     }
 
@@ -664,6 +674,7 @@ impl Store for SqliteStore {
         .bind(encode_credential(app)?)
         .execute(&self.write)
         .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -691,6 +702,7 @@ impl Store for SqliteStore {
             .bind(app_key)
             .execute(&self.write)
             .await?;
+        self.wrote();
         Ok(done.rows_affected() > 0)
     }
 
@@ -707,6 +719,7 @@ impl Store for SqliteStore {
         .execute(&self.write)
         .await
         .map_err(|e| missing_parent(e, "TOP app", &session.app_key))?;
+        self.wrote();
         Ok(())
     }
 
@@ -735,6 +748,7 @@ impl Store for SqliteStore {
             .bind(session)
             .execute(&self.write)
             .await?;
+        self.wrote();
         Ok(done.rows_affected() > 0)
     }
 
@@ -754,6 +768,7 @@ impl Store for SqliteStore {
         .bind(value)
         .execute(&self.write)
         .await?;
+        self.wrote();
         Ok(())
     }
 
@@ -802,6 +817,7 @@ impl NonceStore for SqliteStore {
         .bind(now_ms)
         .execute(&self.write)
         .await?;
+        self.wrote();
         Ok(done.rows_affected() == 1)
     }
 }
