@@ -94,19 +94,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .or(file.database_url.clone()),
     };
     let data_dir = store_args.data_dir();
-    let url = store_args.url()?;
-    let (store, nonces): (Arc<dyn Store>, Arc<dyn NonceStore>) = if url.starts_with("sqlite") {
-        let store = tradeq_store::sqlite::SqliteStore::open(&url)
-            .await
-            .with_context(|| format!("cannot open the store at {url}"))?;
-        (Arc::new(store), Arc::new(MemoryNonceStore::default()))
+    let store = store_args.open().await?;
+    // One process owns an SQLite file, so its nonces live in memory; nodes sharing PostgreSQL
+    // must agree on used nonces, so theirs live in the database.
+    let nonces: Arc<dyn NonceStore> = if store.backend() == "sqlite" {
+        Arc::new(MemoryNonceStore::default())
     } else {
-        let store = Arc::new(
-            tradeq_store::postgres::PgStore::open(&url)
-                .await
-                .with_context(|| format!("cannot open the store at {}", super::redact_url(&url)))?,
-        );
-        (store.clone(), store)
+        store.clone().nonce_store()
     };
 
     let admin_token = match args.admin_token.or(file.admin_token) {

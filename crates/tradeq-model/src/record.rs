@@ -164,6 +164,14 @@ impl Record {
             };
             ValidationError::new(field, strip_position(&e.into_inner().to_string()))
         })?;
+        if json.contains("\\u0000") {
+            if let Some(field) = nul_field(json) {
+                return Err(ValidationError::new(
+                    field,
+                    "contains a NUL character (\\u0000), which no platform field allows",
+                ));
+            }
+        }
         record.validate()?;
         Ok(record)
     }
@@ -259,4 +267,38 @@ fn strip_position(msg: &str) -> String {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),
     }
+}
+
+/// The path of the first string holding a NUL character (databases refuse them in text).
+fn nul_field(json: &str) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &mut String) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            serde_json::Value::Object(map) => map.iter().any(|(k, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let mut path = String::new();
+    walk(&value, &mut path).then_some(path)
 }

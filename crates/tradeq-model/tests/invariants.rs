@@ -188,3 +188,13 @@ fn money_currencies_follow_iso_minor_digits() {
     bad["trans_currency"] = json!("XYZ");
     assert_eq!(reject(RecordKind::AlipayTrade, &bad).0, "trans_currency");
 }
+
+#[test]
+fn nul_characters_are_refused_at_the_door() {
+    let mut doc = paid_onsite();
+    doc["goods_detail_list"] =
+        json!([{"quantity": "1", "price": "1", "goods_name": "a\u{0}b", "goods_id": "g"}]);
+    let (field, reason) = reject(RecordKind::OnsiteTrade, &doc);
+    assert_eq!(field, "goods_detail_list[0].goods_name");
+    assert!(reason.contains("NUL"), "{reason}");
+}
