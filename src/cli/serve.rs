@@ -221,8 +221,13 @@ Python, official SDK (pip install alipay-sdk-python; it only reaches port 80: se
   config.app_private_key = APP_PRIVATE_KEY_PKCS1_BASE64; config.alipay_public_key = ALIPAY_PUBLIC_KEY_BASE64
 
 Python TOP SDK (pip install taobao-sdk-python3):
-  import top.api; req = top.api.base.RestApi("{host}", {port}); req._RestApi__domain  # see README
-  app_key={app_key} session={session} (merchant {merchant}); guide user_id={guide}
+  import top, top.api.base
+  class OnsiteTradeQuery(top.api.base.RestApi):
+      def __init__(self): top.api.base.RestApi.__init__(self, "{host}", {port}); self.short_trade_no = None
+      def getapiname(self): return "alibaba.xlife.onsite.trade.query"
+  req = OnsiteTradeQuery(); req.short_trade_no = "77778888"
+  req.set_app_info(top.appinfo("{app_key}", APP_SECRET)); req.getResponse("{session}")
+  (merchant {merchant}; omni orders of guide user_id={guide})
 "#,
         path = path.display(),
         admin = creds.admin_url,
