@@ -22,6 +22,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest administration request body (batch uploads), in bytes.
     pub max_admin_body_bytes: usize,
+    /// How long (ms) an app, token or session read from the store is reused; changes made
+    /// through this node's admin API apply at once, others within this time. 0 disables it.
+    pub credential_cache_ttl_ms: u64,
     /// How many answer signatures the v2 signature cache keeps.
     pub signature_cache_entries: usize,
 }
@@ -81,6 +84,12 @@ impl ServerConfig {
             1024,
             4 << 30,
         )?;
+        check(
+            "credential_cache_ttl_ms",
+            i64::try_from(self.credential_cache_ttl_ms).unwrap_or(i64::MAX),
+            0,
+            3_600_000,
+        )?;
         Ok(())
     }
 }
@@ -95,6 +104,7 @@ impl Default for ServerConfig {
             top_timestamp_window_secs: 10 * 60,
             max_body_bytes: 256 * 1024,
             max_admin_body_bytes: 64 * 1024 * 1024,
+            credential_cache_ttl_ms: 2_000,
             signature_cache_entries: 100_000,
         }
     }

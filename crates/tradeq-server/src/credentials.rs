@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use openssl::pkey::{PKey, Private, Public};
 use openssl::sha::sha256;
 
-use tradeq_model::credentials::AlipayApp;
+use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
+use tradeq_store::{Store, StoreError};
 use tradeq_wire::alipay::keys::{parse_private_key, parse_public_key};
 
 /// An Alipay app with its keys parsed.
@@ -141,10 +142,14 @@ pub async fn resolve_alipay_app(
     state: &crate::state::AppState,
     app_id: &str,
 ) -> Result<Option<Arc<ResolvedAlipayApp>>, AlipayCallerError> {
-    let stored = state.store.get_alipay_app(app_id).await.map_err(|e| {
-        tracing::error!(error = %e, "store failure reading an Alipay app");
-        AlipayCallerError::Store
-    })?;
+    let stored = state
+        .credentials
+        .alipay_app(state.store.as_ref(), app_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "store failure reading an Alipay app");
+            AlipayCallerError::Store
+        })?;
     match stored {
         None => Ok(None),
         Some(app) => state.keys.resolve_alipay(app).map(Some).map_err(|e| {
@@ -165,15 +170,153 @@ pub async fn alipay_merchant(
     let Some(token) = token else {
         return Ok(app.app.merchant_pid.clone());
     };
-    let stored = state.store.get_app_auth_token(token).await.map_err(|e| {
-        tracing::error!(error = %e, "store failure reading an app auth token");
-        AlipayCallerError::Store
-    })?;
+    let stored = state
+        .credentials
+        .app_auth_token(state.store.as_ref(), token)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "store failure reading an app auth token");
+            AlipayCallerError::Store
+        })?;
     match stored {
         Some(t) if t.app_id == app.app.app_id => match t.expires_at {
             Some(exp) if exp.0 <= now => Err(AlipayCallerError::ExpiredToken),
             _ => Ok(t.merchant_pid),
         },
         _ => Err(AlipayCallerError::InvalidToken),
+    }
+}
+
+/// A small map whose entries (found or not found) expire after a fixed time.
+struct TtlMap<V> {
+    ttl: std::time::Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<String, (std::time::Instant, Option<V>)>>,
+}
+
+impl<V: Clone> TtlMap<V> {
+    fn new(ttl: std::time::Duration, capacity: usize) -> TtlMap<V> {
+        TtlMap {
+            ttl,
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(answer)` on a fresh hit (the answer may be "not found"), `None` on a miss.
+    fn get(&self, key: &str) -> Option<Option<V>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = self.entries.lock().ok()?;
+        let (at, value) = map.get(key)?;
+        (at.elapsed() < self.ttl).then(|| value.clone())
+    }
+
+    fn put(&self, key: &str, value: Option<V>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut map) = self.entries.lock() {
+            // Unknown keys are cached too (a flood of bogus app ids must not reach the store
+            // each time), so the map is bounded: when full it starts over.
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+            map.insert(key.to_string(), (std::time::Instant::now(), value));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+}
+
+/// Credentials read through a short-lived cache, so a request costs no store round trip for its
+/// app, token or session. Changes made through this node's admin API apply at once (the cache is
+/// cleared); changes made by another node or by `tradeq apps` apply within the TTL.
+pub struct CredentialCache {
+    alipay_apps: TtlMap<AlipayApp>,
+    app_auth_tokens: TtlMap<AppAuthToken>,
+    top_apps: TtlMap<TopApp>,
+    top_sessions: TtlMap<TopSession>,
+}
+
+impl CredentialCache {
+    /// A cache whose entries live `ttl` (zero disables caching).
+    pub fn new(ttl: std::time::Duration) -> CredentialCache {
+        const CAPACITY: usize = 10_000;
+        CredentialCache {
+            alipay_apps: TtlMap::new(ttl, CAPACITY),
+            app_auth_tokens: TtlMap::new(ttl, CAPACITY),
+            top_apps: TtlMap::new(ttl, CAPACITY),
+            top_sessions: TtlMap::new(ttl, CAPACITY),
+        }
+    }
+
+    /// Forgets everything (after a credential changed through the admin API).
+    pub fn invalidate(&self) {
+        self.alipay_apps.clear();
+        self.app_auth_tokens.clear();
+        self.top_apps.clear();
+        self.top_sessions.clear();
+    }
+
+    /// An Alipay app by id.
+    pub async fn alipay_app(
+        &self,
+        store: &dyn Store,
+        app_id: &str,
+    ) -> Result<Option<AlipayApp>, StoreError> {
+        if let Some(hit) = self.alipay_apps.get(app_id) {
+            return Ok(hit);
+        }
+        let found = store.get_alipay_app(app_id).await?;
+        self.alipay_apps.put(app_id, found.clone());
+        Ok(found)
+    }
+
+    /// An app auth token.
+    pub async fn app_auth_token(
+        &self,
+        store: &dyn Store,
+        token: &str,
+    ) -> Result<Option<AppAuthToken>, StoreError> {
+        if let Some(hit) = self.app_auth_tokens.get(token) {
+            return Ok(hit);
+        }
+        let found = store.get_app_auth_token(token).await?;
+        self.app_auth_tokens.put(token, found.clone());
+        Ok(found)
+    }
+
+    /// A TOP app by key.
+    pub async fn top_app(
+        &self,
+        store: &dyn Store,
+        app_key: &str,
+    ) -> Result<Option<TopApp>, StoreError> {
+        if let Some(hit) = self.top_apps.get(app_key) {
+            return Ok(hit);
+        }
+        let found = store.get_top_app(app_key).await?;
+        self.top_apps.put(app_key, found.clone());
+        Ok(found)
+    }
+
+    /// A TOP session.
+    pub async fn top_session(
+        &self,
+        store: &dyn Store,
+        session: &str,
+    ) -> Result<Option<TopSession>, StoreError> {
+        if let Some(hit) = self.top_sessions.get(session) {
+            return Ok(hit);
+        }
+        let found = store.get_top_session(session).await?;
+        self.top_sessions.put(session, found.clone());
+        Ok(found)
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tradeq_store::{NonceStore, Store};
 
 use crate::config::ServerConfig;
-use crate::credentials::{KeyCache, SignatureCache};
+use crate::credentials::{CredentialCache, KeyCache, SignatureCache};
 use crate::metrics::Metrics;
 
 /// Shared server state; cheap to clone.
@@ -17,6 +17,8 @@ pub struct AppState {
     pub nonces: Arc<dyn NonceStore>,
     /// Settings.
     pub config: Arc<ServerConfig>,
+    /// Apps, tokens and sessions, cached briefly.
+    pub credentials: Arc<CredentialCache>,
     /// Parsed keys of the apps seen so far.
     pub keys: Arc<KeyCache>,
     /// v2 answer signatures by (key, sign type, body digest).
@@ -36,10 +38,14 @@ impl AppState {
         admin_token: String,
     ) -> AppState {
         let signatures = Arc::new(SignatureCache::new(config.signature_cache_entries));
+        let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_millis(
+            config.credential_cache_ttl_ms,
+        )));
         AppState {
             store,
             nonces,
             config: Arc::new(config),
+            credentials,
             keys: Arc::new(KeyCache::default()),
             signatures,
             admin_token: admin_token.into(),

@@ -160,7 +160,16 @@ fn bearer(req: &Request) -> Option<&str> {
 /// Refuses requests without the admin token.
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match bearer(&req) {
-        Some(token) if token_matches(&state.admin_token, token) => next.run(req).await,
+        Some(token) if token_matches(&state.admin_token, token) => {
+            let writes = req.method() != axum::http::Method::GET;
+            let response = next.run(req).await;
+            // A credential written here applies to this node's next request, not after the
+            // credential cache's TTL.
+            if writes {
+                state.credentials.invalidate();
+            }
+            response
+        }
         _ => AdminError::unauthorized().into_response(),
     }
 }

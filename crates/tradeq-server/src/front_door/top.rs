@@ -129,8 +129,8 @@ async fn answer(
     })?;
     let method = Method::from_name(&common.method).ok_or_else(TopError::invalid_method)?;
     let app = state
-        .store
-        .get_top_app(&common.app_key)
+        .credentials
+        .top_app(state.store.as_ref(), &common.app_key)
         .await
         .map_err(store_failure)?
         .ok_or_else(TopError::invalid_app_key)?;
@@ -189,8 +189,8 @@ async fn resolve_merchant(
         return Ok(app.merchant_id.clone());
     };
     let session = state
-        .store
-        .get_top_session(session_key)
+        .credentials
+        .top_session(state.store.as_ref(), session_key)
         .await
         .map_err(store_failure)?
         .filter(|s| s.app_key == app.app_key)
