@@ -53,6 +53,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     max_admin_body_bytes: Option<usize>,
     signature_cache_entries: Option<usize>,
+    credential_cache_ttl_ms: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -82,7 +83,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         top_timestamp_window_secs,
         max_body_bytes,
         max_admin_body_bytes,
-        signature_cache_entries
+        signature_cache_entries,
+        credential_cache_ttl_ms
     );
     config.validate()?;
     let store_args = StoreArgs {
