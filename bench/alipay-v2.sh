@@ -32,7 +32,7 @@ fresh_data_dir "$D/data" "$NTRADES" 0
 TRADES=$(gen_file alipay-trade "$NTRADES")
 
 load=$(wait_quiet)
-log "1-minute load: $load"
+log "before measuring: $load"
 # A first, short measure of the ceiling sizes the request files; the one the results use is
 # measured again right before the peak runs.
 measure_rsa 1
@@ -104,7 +104,7 @@ record bench=alipay-v2 load="$load" ceiling="$ceiling" rsa_sign="$RSA_SIGN" rsa_
     a_peak_p50_us="$(field "$a" p50_us)" a_peak_p99_us="$(field "$a" p99_us)" \
     both_rps="${both_rps:-}" both_ratio_pct="$( [ -n "$both_rps" ] && ratio "$both_rps" "$(awk -v c="$ceiling" 'BEGIN{print 2*c}')" )"
 
-printf '\nAlipay v2 alipay.trade.query — server on core %s, wrk on core %s, %s trades, load %s\n' \
+printf '\nAlipay v2 alipay.trade.query — server on core %s, wrk on core %s, %s trades, %s\n' \
     "$SERVER_CPUS" "$CLIENT_CPUS" "$NTRADES" "$load"
 printf '| %-44s | %10s | %-28s | %-8s |\n' "measure" "value" "vs" "target"
 printf '|%s|%s|%s|%s|\n' "----------------------------------------------" "------------" "------------------------------" "----------"

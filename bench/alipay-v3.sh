@@ -25,7 +25,7 @@ fresh_data_dir "$D/data" "$NTRADES" 0
 TRADES=$(gen_file alipay-trade "$NTRADES")
 
 load=$(wait_quiet)
-log "1-minute load: $load"
+log "before measuring: $load"
 # A first, short measure of the ceiling sizes the request files; the one the results use is
 # measured again right before the peak runs.
 measure_rsa 1
@@ -63,7 +63,7 @@ record bench=alipay-v3 load="$load" ceiling="$ceiling" rsa_sign="$RSA_SIGN" rsa_
     server_cpu="$(field "$p" server_cpu)" client_cpu="$(field "$p" client_cpu)" \
     lat_rps="$(field "$l" rps)" p50_us="$(field "$l" p50_us)" p99_us="$(field "$l" p99_us)"
 
-printf '\nAlipay v3 /v3/alipay/trade/query — server on core %s, wrk on core %s, load %s\n' \
+printf '\nAlipay v3 /v3/alipay/trade/query — server on core %s, wrk on core %s, %s\n' \
     "$SERVER_CPUS" "$CLIENT_CPUS" "$load"
 printf '| %-40s | %13s | %-28s | %-7s |\n' "measure" "value" "vs" "target"
 printf '|%s|%s|%s|%s|\n' "------------------------------------------" "---------------" "------------------------------" "---------"

@@ -36,7 +36,7 @@ import_once() {
 }
 
 load=$(wait_quiet)
-log "1-minute load: $load"
+log "before measuring: $load"
 
 rows=()
 # --- SQLite ---------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ record bench=import load="$load" count="$COUNT" runs="$RUNS" \
     sqlite_bytes="$s_bytes" pg_s="$p_first" pg_rps="$( [ -n "$p_first" ] && rate "$p_first")" \
     pg_again_s="$p_again" pg_again_rps="$( [ -n "$p_again" ] && rate "$p_again")"
 
-printf '\nImport of %s alipay-trade records (%s MB JSONL), mean of %s runs, load %s\n' \
+printf '\nImport of %s alipay-trade records (%s MB JSONL), mean of %s runs, %s\n' \
     "$COUNT" "$(( $(stat -c %s "$FILE") / 1000000 ))" "$RUNS" "$load"
 printf '| %-41s | %9s | %10s | %-12s |\n' "store, run" "seconds" "records/s" "target"
 printf '|%s|%s|%s|%s|\n' "-------------------------------------------" "-----------" "------------" "--------------"

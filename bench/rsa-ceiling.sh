@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib/common.sh"
 need openssl taskset
 
 load=$(wait_quiet)
-log "openssl speed -seconds 3 rsa2048 on core ${SERVER_CPUS%%,*} (load $load)"
+log "openssl speed -seconds 3 rsa2048 on core ${SERVER_CPUS%%,*} ($load)"
 measure_rsa 3
 sign=$RSA_SIGN verify=$RSA_VERIFY ceiling=$RSA_CEILING
 ver=$(openssl version | cut -d' ' -f1,2)
@@ -23,4 +23,4 @@ printf '| %-34s | %12s |\n' "sign (SHA256withRSA)" "$(fmt_int "$sign")"
 printf '| %-34s | %12s |\n' "verify" "$(fmt_int "$verify")"
 printf '| %-34s | %12s |\n' "ceiling 1/(1/sign + 1/verify)" "$(fmt_int "$ceiling")"
 printf '| %-34s | %12s |\n' "90 % target for v2/v3 answers" "$(fmt_int "$(awk -v c="$ceiling" 'BEGIN{print 0.9*c}')")"
-printf '(1-minute load before the run: %s)\n' "$load"
+printf '(machine before the run: %s)\n' "$load"

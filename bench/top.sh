@@ -87,11 +87,11 @@ stop_nginx() {
 trap 'stop_nginx; stop_server' EXIT INT TERM
 
 load=$(wait_quiet)
-log "1-minute load: $load"
+log "before measuring: $load"
 start_server "$D/data" "$PORT"
 CREDS="$D/data/demo-credentials.json"
 
-printf '\nTOP /router/rest — tradeq and nginx on core %s, wrk on core %s, load %s\n' "$SERVER_CPUS" "$CLIENT_CPUS" "$load" >"$D/table.txt"
+printf '\nTOP /router/rest — tradeq and nginx on core %s, wrk on core %s, %s\n' "$SERVER_CPUS" "$CLIENT_CPUS" "$load" >"$D/table.txt"
 printf '| %-42s | %6s | %10s | %10s | %-9s | %-7s | %-17s |\n' "method, format" "bytes" "tradeq/s" "nginx/s" "ratio" "target" "p50/p99 ms (half)" >>"$D/table.txt"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------------------" "--------" "------------" "------------" "-----------" "---------" "-------------------" >>"$D/table.txt"
 

@@ -71,22 +71,36 @@ build_tradeq() {
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
-# Waits (polling every minute) until the 1-minute load is below MAX_LOAD, since other work on the
-# machine skews every number, but never past BENCH_WAIT_DEADLINE (epoch seconds; run-all.sh sets
-# one for the whole run, a script run alone waits at most MAX_WAIT_SECS). Prints the load seen.
+# busy_now: % of all cores busy over the next 5 seconds (what the machine is doing right now; the
+# 1-minute load average still counts our own previous run for a minute or two).
+busy_now() {
+    local before after
+    before=$(grep '^cpu[0-9]' /proc/stat)
+    sleep 5
+    after=$(grep '^cpu[0-9]' /proc/stat)
+    cpu_busy "$before" "$after" "$(seq -s, 0 $(($(nproc) - 1)))"
+}
+
+# Waits (polling every minute) until the machine is quiet — the 1-minute load below MAX_LOAD, or
+# less than a quarter of the cores busy over 5 s (our own previous run inflates the load average
+# for a while) — since other work on the machine skews every number, but never past
+# BENCH_WAIT_DEADLINE (epoch seconds; run-all.sh sets one for the whole run, a script run alone
+# waits at most MAX_WAIT_SECS). Prints "load <1-min load>, <busy> % busy".
 wait_quiet() {
-    local deadline=${BENCH_WAIT_DEADLINE:-$(($(date +%s) + MAX_WAIT_SECS))} load
+    local deadline=${BENCH_WAIT_DEADLINE:-$(($(date +%s) + MAX_WAIT_SECS))} load busy
     load=$(load1)
-    while awk -v l="$load" -v m="$MAX_LOAD" 'BEGIN{exit !(l > m)}'; do
+    busy=$(busy_now)
+    while awk -v l="$load" -v m="$MAX_LOAD" -v b="$busy" 'BEGIN{exit !(l > m && b > 25)}'; do
         if [ "$(date +%s)" -ge "$deadline" ]; then
-            log "1-minute load is still $load; measuring anyway (noted in the results)"
+            log "still busy (load $load, $busy % of the cores busy); measuring anyway (noted in the results)"
             break
         fi
-        log "1-minute load $load > $MAX_LOAD: waiting a minute"
-        sleep 60
+        log "machine busy (1-minute load $load > $MAX_LOAD, $busy % of the cores busy): waiting a minute"
+        sleep 55
         load=$(load1)
+        busy=$(busy_now)
     done
-    echo "$load"
+    echo "load $load, $busy % busy"
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -254,6 +268,10 @@ gen_file() {
 fresh_data_dir() {
     local dest=$1 na=$2 no=$3
     local tpl="$WORK/tpl/a$na-o$no"
+    if [ "${BENCH_NO_TEMPLATE:-0}" = 1 ]; then
+        tpl=$dest # big one-off stores: import straight into DEST
+        rm -rf "$tpl"
+    fi
     if [ ! -f "$tpl/.complete" ]; then
         rm -rf "$tpl"
         mkdir -p "$tpl"
@@ -267,6 +285,10 @@ fresh_data_dir() {
             "$TQ" import onsite-trade "$fo" --data-dir "$tpl" 2>&1 | tail -n 2 >&2
         fi
         touch "$tpl/.complete"
+    fi
+    if [ "$tpl" = "$dest" ]; then
+        rm -f "$dest/.complete"
+        return
     fi
     rm -rf "$dest"
     mkdir -p "$(dirname "$dest")"

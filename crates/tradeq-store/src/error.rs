@@ -80,4 +80,7 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The embedded store's direct reader failed.
+    #[error("database error: {0}")]
+    Reader(String),
 }

@@ -26,6 +26,7 @@ pub mod memory_nonces;
 mod plan;
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_reader;
 
 pub use error::StoreError;
 

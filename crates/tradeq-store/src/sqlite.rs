@@ -27,6 +27,7 @@ use crate::codec::{
     missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
 use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
+use crate::sqlite_reader::FastReader;
 use crate::{AuditEntry, NonceStore, Store, StoreError, WriteOutcome};
 
 /// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
@@ -59,6 +60,8 @@ pub struct SqliteStore {
     nonce_claims: AtomicU64,
     /// Background WAL checkpoints (files only).
     checkpointer: Option<Checkpointer>,
+    /// Direct point reads (files only; an in-memory database is private to its sqlx connection).
+    fast: Option<FastReader>,
 }
 
 impl Drop for SqliteStore {
@@ -218,6 +221,11 @@ impl SqliteStore {
             .run(&write)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let fast = if memory {
+            None
+        } else {
+            Some(FastReader::new(base.get_filename()))
+        };
         let (read, checkpointer) = if memory {
             (write.clone(), None)
         } else {
@@ -249,6 +257,7 @@ impl SqliteStore {
             audit_insert,
             nonce_claims: AtomicU64::new(0),
             checkpointer,
+            fast,
         })
     }
 
@@ -499,6 +508,12 @@ impl Store for SqliteStore {
         let Some(sql) = &self.sql(kind).find[key_slot(key)] else {
             return Ok(None);
         };
+        if let Some(fast) = &self.fast {
+            return match fast.first_row(sql, &[merchant, value])? {
+                Some((pk, doc)) => decode_record(kind, &pk, &doc).map(Some),
+                None => Ok(None),
+            };
+        }
         let row = sqlx::query(sql)
             .bind(merchant)
             .bind(value)
