@@ -250,9 +250,11 @@ measure_rsa() {
 }
 
 # gen_file KIND COUNT [SEED]: path of a generated JSONL file (made once, then reused).
+gen_file_path() { echo "$WORK/gen/$1-$2-s${3:-1}.jsonl"; }
 gen_file() {
     local kind=$1 count=$2 seed=${3:-1}
-    local f="$WORK/gen/$kind-$count-s$seed.jsonl"
+    local f
+    f=$(gen_file_path "$kind" "$count" "$seed")
     if [ ! -s "$f" ]; then
         mkdir -p "$WORK/gen"
         log "tradeq demo generate $kind --count $count --seed $seed"
@@ -277,7 +279,7 @@ fresh_data_dir() {
         mkdir -p "$tpl"
         local fa fo
         fa=$(gen_file alipay-trade "$na")
-        log "importing $na alipay-trade records into a template data dir"
+        log "importing $na alipay-trade records into $tpl"
         "$TQ" import alipay-trade "$fa" --data-dir "$tpl" 2>&1 | tail -n 2 >&2
         if [ "$no" -gt 0 ]; then
             fo=$(gen_file onsite-trade "$no")

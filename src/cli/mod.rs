@@ -48,10 +48,10 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Data directory (the embedded SQLite store lives in it) [default: ./tradeq-data].
-    #[arg(long, env = "TRADEQ_DATA_DIR")]
+    #[arg(long, env = "TRADEQ_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// A database URL instead of the embedded store: postgres://… or sqlite://FILE.
-    #[arg(long, env = "TRADEQ_DATABASE_URL")]
+    #[arg(long, env = "TRADEQ_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 }
 
