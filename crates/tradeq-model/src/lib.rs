@@ -8,6 +8,8 @@
 //! Records enter through [`Record::from_json`] / [`Record::validate`], which check every
 //! documented identity and name the field and both sides of a broken equation.
 
+#![warn(missing_docs)]
+
 pub mod alipay_trade;
 pub mod credentials;
 pub mod koubei_order;

@@ -13,6 +13,8 @@
 //! v3 nonces are remembered by a [`NonceStore`]: [`memory_nonces::MemoryNonceStore`] for one
 //! process, or the database itself ([`Store::nonce_store`]) when several processes share it.
 
+#![warn(missing_docs)]
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

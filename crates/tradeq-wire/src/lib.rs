@@ -5,6 +5,8 @@
 //! Nothing here performs I/O or needs an async runtime, so the server and the client share one
 //! implementation of every byte that crosses the wire.
 
+#![warn(missing_docs)]
+
 pub mod alipay;
 pub mod methods;
 pub mod params;

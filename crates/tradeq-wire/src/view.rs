@@ -19,7 +19,9 @@ pub enum Node {
     /// A list; `item` is the element name TOP uses to wrap it (`fund_bill`,
     /// `trade_fund_bill_d_t_o`, …).
     List {
+        /// The element name of each item in TOP's list wrapper and XML.
         item: &'static str,
+        /// The items, in order.
         items: Vec<Node>,
     },
 }
