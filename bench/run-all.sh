@@ -3,7 +3,7 @@
 #
 #   bash bench/run-all.sh
 #
-# Takes about 15 minutes on the 2-core reference machine (more with BENCH_SIZES including
+# Takes about 20 minutes on the 2-core reference machine (more with BENCH_SIZES including
 # 10000000, or when it has to wait for the machine to become quiet). Knobs (environment):
 #   BENCH_PEAK_SECS, BENCH_LAT_SECS, BENCH_WARM_SECS  run lengths (15, 15, 3)
 #   BENCH_CONNS, BENCH_LAT_CONNS                      connections (32 closed loop, 16 paced)

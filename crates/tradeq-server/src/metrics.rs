@@ -31,13 +31,31 @@ impl Metrics {
     }
 }
 
-/// Counts one answered request.
+/// Counts one answered request. `method` is whatever the client named: only a served method
+/// becomes a label value (else `-`), so clients cannot mint new series.
 pub fn record_request(front_door: &'static str, method: &str, outcome: &'static str) {
+    let method = crate::methods::Method::from_name(method).map_or("-", |m| m.name());
     metrics::counter!(
         "tradeq_requests_total",
         "front_door" => front_door,
-        "method" => method.to_string(),
+        "method" => method,
         "outcome" => outcome
     )
     .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_method_names_do_not_become_label_values() {
+        let metrics = Metrics::global();
+        record_request("top", "made.up.method.12345", "error");
+        record_request("top", "alibaba.omni.order.query", "success");
+        let text = metrics.render();
+        assert!(!text.contains("made.up.method.12345"), "{text}");
+        assert!(text.contains(r#"method="-""#), "{text}");
+        assert!(text.contains(r#"method="alibaba.omni.order.query""#), "{text}");
+    }
 }

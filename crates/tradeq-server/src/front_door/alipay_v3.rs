@@ -86,7 +86,11 @@ pub async fn handle(
             "error",
         ),
     };
-    record_request("alipay_v3", uri.path(), outcome);
+    // The label is a served method or "-": a raw path would let any client mint new series.
+    let method = method_for_v3_path(uri.path())
+        .and_then(|m| Method::from_name(&m))
+        .map_or("-", |m| m.name());
+    record_request("alipay_v3", method, outcome);
     respond(status, body, encrypted, reply.signer, &trace_id).await
 }
 
