@@ -56,6 +56,9 @@ mod tests {
         let text = metrics.render();
         assert!(!text.contains("made.up.method.12345"), "{text}");
         assert!(text.contains(r#"method="-""#), "{text}");
-        assert!(text.contains(r#"method="alibaba.omni.order.query""#), "{text}");
+        assert!(
+            text.contains(r#"method="alibaba.omni.order.query""#),
+            "{text}"
+        );
     }
 }
