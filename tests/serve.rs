@@ -7,6 +7,15 @@ use std::time::{Duration, Instant};
 
 use support::TestServer;
 
+/// GETs a JSON document, with the admin token when given.
+async fn get_json(http: &reqwest::Client, url: String, token: Option<&str>) -> serde_json::Value {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -59,35 +68,13 @@ async fn demo_serves_credentials_admin_api_and_stops_cleanly() {
     let token = creds["admin_token"].as_str().unwrap().to_string();
     let http = client();
 
-    let health: serde_json::Value = http
-        .get(format!("{admin}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&http, format!("{admin}/health"), None).await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["backend"], "sqlite");
-    let stats: serde_json::Value = http
-        .get(format!("{admin}/v1/stats"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(&http, format!("{admin}/v1/stats"), Some(&token)).await;
     assert!(stats["records"]["alipay-trade"].as_u64().unwrap() >= 5);
 
-    let openapi: serde_json::Value = http
-        .get(format!("{admin}/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let openapi = get_json(&http, format!("{admin}/openapi.json"), None).await;
     assert!(openapi["paths"].as_object().unwrap().len() > 5);
 
     let record = serde_json::json!({
@@ -105,17 +92,12 @@ async fn demo_serves_credentials_admin_api_and_stops_cleanly() {
         .await
         .unwrap();
     assert!(put.status().is_success(), "PUT: {}", put.status());
-    let got: serde_json::Value = http
-        .get(format!(
-            "{admin}/v1/records/alipay-trade/2099010122001446880500000042"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got = get_json(
+        &http,
+        format!("{admin}/v1/records/alipay-trade/2099010122001446880500000042"),
+        Some(&token),
+    )
+    .await;
     assert_eq!(got["total_amount"], 4242);
     assert_eq!(got["out_trade_no"], "E2E-1");
 
