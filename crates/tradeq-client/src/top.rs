@@ -380,8 +380,7 @@ impl TopClient {
                 .map(|(k, v)| (k.as_str(), v.as_str())),
             false,
         );
-        let sign = tradeq_wire::top::sign::try_sign(&c.app_secret, c.sign_method, &s)
-            .map_err(|e| Error::InvalidRequest(format!("signing failed: {e}")))?;
+        let sign = tradeq_wire::top::sign::sign(&c.app_secret, c.sign_method, &s);
         system.push(("sign".into(), sign));
         Ok(TopSignedRequest {
             query: system,

@@ -200,8 +200,10 @@ async fn authenticate(
         return Err(V2Error::missing_signature_config());
     }
     let sign_type = common.sign_type;
-    // A public-key verification takes ~20 µs, less than a thread hand-off would add: it runs
-    // inline. Private-key signing (~250 µs) goes to the blocking pool (`sign_cached`).
+    // RSA runs inline on the worker thread, verification (~15 µs) and signing (~260 µs) alike:
+    // a hand-off to another thread costs context switches and cold caches on every answer
+    // (BENCHMARKS.md), and the runtime has one worker per core to keep the other connections
+    // moving.
     let verdict = v2_verify_request(
         &app.app_public_key,
         sign_type,
@@ -332,12 +334,9 @@ async fn sign_cached(
     if let Some(hit) = state.signatures.get(&key) {
         return Some(hit.to_string());
     }
-    let signed = tokio::task::spawn_blocking(move || {
-        rsa_sign(&app.platform_private_key, sign_type, &content)
-    })
-    .await;
+    let signed = rsa_sign(&app.platform_private_key, sign_type, &content);
     match signed {
-        Ok(Ok(sig)) => {
+        Ok(sig) => {
             state.signatures.put(key, Arc::from(sig.as_str()));
             Some(sig)
         }

@@ -4,10 +4,9 @@
 //! as `name1value1name2value2…` over the decoded values. The official SDKs disagree on empty
 //! values, so verification tries two strings (see [`verify`]).
 
-use openssl::error::ErrorStack;
-use openssl::hash::{hash, MessageDigest};
-use openssl::pkey::PKey;
-use openssl::sign::Signer;
+use hmac::{Hmac, Mac};
+use md5::{Digest, Md5};
+use sha2::Sha256;
 
 /// The three digest algorithms of the `sign_method` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,45 +105,29 @@ fn is_blank(s: &str) -> bool {
 
 /// Signs a string-to-sign; upper-case hex.
 ///
-/// Returns an empty string when OpenSSL refuses the digest (for example MD5 in a FIPS-only
-/// build); an empty string never verifies, so callers fail closed. Use [`try_sign`] to see the
-/// error.
+/// The digests are computed in-process (a few hundred bytes per request): no library state, no
+/// locks, nothing that can fail.
 pub fn sign(secret: &str, method: SignMethod, sign_string: &str) -> String {
-    try_sign(secret, method, sign_string).unwrap_or_default()
-}
-
-/// Like [`sign`], reporting OpenSSL failures.
-///
-/// # Errors
-///
-/// The OpenSSL error stack when the digest or HMAC key is refused.
-pub fn try_sign(secret: &str, method: SignMethod, sign_string: &str) -> Result<String, ErrorStack> {
-    let digest = match method {
+    let (secret, data) = (secret.as_bytes(), sign_string.as_bytes());
+    match method {
         SignMethod::Md5 => {
-            let mut data = Vec::with_capacity(secret.len() * 2 + sign_string.len());
-            data.extend_from_slice(secret.as_bytes());
-            data.extend_from_slice(sign_string.as_bytes());
-            data.extend_from_slice(secret.as_bytes());
-            hash(MessageDigest::md5(), &data)?.to_vec()
+            let digest = Md5::new()
+                .chain_update(secret)
+                .chain_update(data)
+                .chain_update(secret)
+                .finalize();
+            hex::encode_upper(digest)
         }
-        SignMethod::Hmac => hmac(MessageDigest::md5(), secret, sign_string)?,
-        SignMethod::HmacSha256 => hmac(MessageDigest::sha256(), secret, sign_string)?,
-    };
-    Ok(hex::encode_upper(digest))
-}
-
-fn hmac(md: MessageDigest, secret: &str, data: &str) -> Result<Vec<u8>, ErrorStack> {
-    // OpenSSL 3 rejects a zero-length HMAC key; HMAC zero-pads short keys to the block size, so a
-    // single zero byte is the same key and gives the same MAC.
-    let key: &[u8] = if secret.is_empty() {
-        &[0u8]
-    } else {
-        secret.as_bytes()
-    };
-    let pkey = PKey::hmac(key)?;
-    let mut signer = Signer::new(md, &pkey)?;
-    signer.update(data.as_bytes())?;
-    signer.sign_to_vec()
+        // HMAC takes keys of any length, the empty key included (zero-padded to the block).
+        SignMethod::Hmac => match Hmac::<Md5>::new_from_slice(secret) {
+            Ok(mac) => hex::encode_upper(mac.chain_update(data).finalize().into_bytes()),
+            Err(_) => String::new(),
+        },
+        SignMethod::HmacSha256 => match Hmac::<Sha256>::new_from_slice(secret) {
+            Ok(mac) => hex::encode_upper(mac.chain_update(data).finalize().into_bytes()),
+            Err(_) => String::new(),
+        },
+    }
 }
 
 /// Verifies a request signature; see [`verify_detailed`].
@@ -193,7 +176,7 @@ pub fn verify_detailed<'a>(
 
 fn digest_matches(secret: &str, method: SignMethod, s: &str, given_upper: &str) -> bool {
     let expected = sign(secret, method, s);
-    // `memcmp::eq` panics on unequal lengths, and an empty (failed) digest must never match.
+    // `memcmp::eq` panics on unequal lengths, and an empty digest must never match.
     expected.len() == given_upper.len()
         && openssl::memcmp::eq(expected.as_bytes(), given_upper.as_bytes())
 }
