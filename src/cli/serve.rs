@@ -110,6 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => stored_admin_token(store.as_ref(), &data_dir).await?,
     };
 
+    let shutdown = shutdown_signal();
     let listeners = Listeners::bind(config.listen, config.admin_listen)
         .await
         .with_context(|| {
@@ -143,7 +144,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "tradeq ready"
     );
-    tradeq_server::serve(state, listeners, shutdown_signal())
+    tradeq_server::serve(state, listeners, shutdown)
         .await
         .context("server failed")?;
     store.close().await;

@@ -4,19 +4,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use openssl::pkey::{PKey, Private, Public};
-use openssl::sha::sha256;
+use openssl::pkey::{PKey, Private};
+use sha2::{Digest, Sha256};
 
 use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_store::{Store, StoreError};
 use tradeq_wire::alipay::keys::{parse_private_key, parse_public_key};
+use tradeq_wire::alipay::sign::RsaVerifier;
 
 /// An Alipay app with its keys parsed.
 pub struct ResolvedAlipayApp {
     /// The stored app.
     pub app: AlipayApp,
     /// Verifies the app's requests.
-    pub app_public_key: PKey<Public>,
+    pub app_public_key: RsaVerifier,
     /// Signs answers to the app.
     pub platform_private_key: PKey<Private>,
     /// Identifies the platform key in the signature cache.
@@ -64,10 +65,11 @@ impl KeyCache {
                 which: "platform private key",
                 reason: e.to_string(),
             })?;
-        let platform_key_id = sha256(app.platform_public_key_pem.as_bytes());
+        let platform_key_id: [u8; 32] =
+            Sha256::digest(app.platform_public_key_pem.as_bytes()).into();
         let resolved = Arc::new(ResolvedAlipayApp {
             app,
-            app_public_key,
+            app_public_key: RsaVerifier::new(app_public_key),
             platform_private_key,
             platform_key_id,
         });
@@ -97,12 +99,14 @@ impl SignatureCache {
 
     /// The cache key of a body signed with a key and algorithm.
     pub fn key(key_id: &[u8; 32], sign_type: &str, body: &[u8]) -> [u8; 32] {
-        let mut material = Vec::with_capacity(32 + sign_type.len() + 1 + 32);
-        material.extend_from_slice(key_id);
-        material.extend_from_slice(sign_type.as_bytes());
-        material.push(0);
-        material.extend_from_slice(&sha256(body));
-        sha256(&material)
+        // In-process SHA-256: OpenSSL 3 looks its implementation up on every one-shot call.
+        Sha256::new()
+            .chain_update(key_id)
+            .chain_update(sign_type.as_bytes())
+            .chain_update([0])
+            .chain_update(Sha256::digest(body))
+            .finalize()
+            .into()
     }
 
     /// A cached signature.

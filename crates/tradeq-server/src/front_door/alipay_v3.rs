@@ -23,7 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
 use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
-use tradeq_wire::alipay::sign::{rsa_sign, rsa_verify, SignType};
+use tradeq_wire::alipay::sign::{rsa_sign, SignType};
 use tradeq_wire::alipay::v3::{
     error_body, method_for_v3_path, parse_authorization, request_sign_content,
     response_sign_content, V3Auth, V3Error,
@@ -232,7 +232,9 @@ async fn verify(
     // a hand-off to another thread costs context switches and cold caches on every answer
     // (BENCHMARKS.md), and the runtime has one worker per core to keep the other connections
     // moving.
-    let ok = rsa_verify(&app.app_public_key, SignType::Rsa2, &content, &auth.sign);
+    let ok = app
+        .app_public_key
+        .verify(SignType::Rsa2, &content, &auth.sign);
     if ok {
         Ok(())
     } else {

@@ -116,10 +116,7 @@ async fn answer(
     state: &AppState,
     params: &ParamSet,
 ) -> Result<(TopCommon, Method, tradeq_wire::view::Node), TopError> {
-    let pairs: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let pairs: Vec<(&str, &str)> = params.iter().collect();
     let now = Utc::now();
     // `Duration::seconds` panics past ±i64::MAX ms; an absurd setting falls back to the default.
     let window = chrono::Duration::try_seconds(state.config.top_timestamp_window_secs)

@@ -260,11 +260,11 @@ impl TopError {
 
 /// The first value of `name`, treating a blank value as absent: the Java SDK never sends blank
 /// parameters, so a blank one means "not given", not "given as nothing".
-fn param<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
+fn param<'p, K: AsRef<str>, V: AsRef<str>>(params: &'p [(K, V)], name: &str) -> Option<&'p str> {
     params
         .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+        .find(|(n, _)| n.as_ref() == name)
+        .map(|(_, v)| v.as_ref())
         .filter(|v| !v.trim().is_empty())
 }
 
@@ -298,8 +298,8 @@ pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
 /// # Errors
 ///
 /// The [`TopError`] of the first failed check, ready to render.
-pub fn read_common(
-    params: &[(String, String)],
+pub fn read_common<K: AsRef<str>, V: AsRef<str>>(
+    params: &[(K, V)],
     now: DateTime<Utc>,
     known_method: impl Fn(&str) -> bool,
 ) -> Result<TopCommon, TopError> {
@@ -311,8 +311,8 @@ pub fn read_common(
 /// # Errors
 ///
 /// As [`read_common`].
-pub fn read_common_within(
-    params: &[(String, String)],
+pub fn read_common_within<K: AsRef<str>, V: AsRef<str>>(
+    params: &[(K, V)],
     now: DateTime<Utc>,
     window: Duration,
     known_method: impl Fn(&str) -> bool,
