@@ -209,9 +209,12 @@ impl SqliteStore {
             .clone()
             .pragma("cache_size", "-16384")
             .pragma("wal_autocheckpoint", "16384");
+        // A file connection has no peer that could drop it: the liveness ping sqlx sends before
+        // each checkout by default is a round trip to the connection's thread for nothing.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             // An in-memory database dies with its last connection: never let the pool retire it.
             .idle_timeout(None)
             .max_lifetime(None)
@@ -232,10 +235,12 @@ impl SqliteStore {
             let checkpoints = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(0)
+                .test_before_acquire(false)
                 .connect_lazy_with(base.clone());
             let read = SqlitePoolOptions::new()
                 .max_connections(readers.max(1))
                 .min_connections(0)
+                .test_before_acquire(false)
                 // Opened on first use, so start-up costs one connection, not five.
                 .connect_lazy_with(base);
             (read, Checkpointer::start(checkpoints))
