@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use tradeq_wire::params::{encode_form, Charset};
 use tradeq_wire::time::format_gmt8;
+use tradeq_wire::top::request::SYSTEM_PARAMS;
 use tradeq_wire::top::{
     parse_json_response, parse_xml_response, sign_string, SignMethod, TopError, TopFormat,
     TopParseError,
@@ -32,21 +33,6 @@ use crate::options::{exchange, gateway_url, ClientOptions, RawAnswer};
 pub const TOP_GATEWAY: &str = "https://eco.taobao.com/router/rest";
 /// The TOP sandbox gateway.
 pub const TOP_SANDBOX_GATEWAY: &str = "http://gw.api.tbsandbox.com/router/rest";
-
-/// System parameters, sent in the URL query.
-const SYSTEM_PARAMS: &[&str] = &[
-    "method",
-    "app_key",
-    "session",
-    "timestamp",
-    "format",
-    "v",
-    "sign_method",
-    "partner_id",
-    "target_app_key",
-    "simplify",
-    "sign",
-];
 
 /// Configuration of a TOP app.
 #[derive(Debug, Clone)]

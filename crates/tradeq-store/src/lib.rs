@@ -73,7 +73,10 @@ pub trait Store: Send + Sync + 'static {
     /// stored one is [`StoreError::Stale`]; one whose secondary key (`out_trade_no`,
     /// `short_trade_no`) already belongs to another record of the merchant, or whose primary key
     /// belongs to another merchant, is [`StoreError::KeyConflict`].
-    async fn upsert(&self, record: &Record) -> Result<WriteOutcome, StoreError>;
+    async fn upsert(&self, record: &Record) -> Result<WriteOutcome, StoreError> {
+        let mut outcomes = self.upsert_batch(std::slice::from_ref(record)).await?;
+        outcomes.pop().unwrap_or(Ok(WriteOutcome::Unchanged))
+    }
 
     /// Upserts many records in one transaction. A record refused for its own reasons (stale,
     /// key conflict) gets its error in the returned vector, in input order, and does not stop

@@ -305,11 +305,6 @@ impl Store for PgStore {
         "postgres"
     }
 
-    async fn upsert(&self, record: &Record) -> Result<WriteOutcome, StoreError> {
-        let mut outcomes = self.upsert_batch(std::slice::from_ref(record)).await?;
-        outcomes.pop().unwrap_or(Ok(WriteOutcome::Unchanged))
-    }
-
     async fn upsert_batch(
         &self,
         records: &[Record],

@@ -480,11 +480,6 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    async fn upsert(&self, record: &Record) -> Result<WriteOutcome, StoreError> {
-        let mut outcomes = self.upsert_batch(std::slice::from_ref(record)).await?;
-        outcomes.pop().unwrap_or(Ok(WriteOutcome::Unchanged))
-    }
-
     async fn upsert_batch(
         &self,
         records: &[Record],

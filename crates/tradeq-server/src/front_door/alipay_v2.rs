@@ -65,7 +65,7 @@ pub async fn handle(
                 "参数无效: 请求体过大或无法读取 ({})",
                 rejection.body_text()
             ));
-            return finish(&state, &reply, Err(err), &trace_id, "-").await;
+            return finish(&state, &reply, Err(err), &trace_id, "-");
         }
     };
     let (charset, charset_ok) = request_charset(uri.query(), &body);
@@ -77,7 +77,7 @@ pub async fn handle(
     };
     let params = match collect(uri.query(), &headers, &body, charset) {
         Ok(p) => p,
-        Err(e) => return finish(&state, &reply, Err(param_error(&e)), &trace_id, "-").await,
+        Err(e) => return finish(&state, &reply, Err(param_error(&e)), &trace_id, "-"),
     };
     let method_name = params.get("method").unwrap_or("-").to_string();
     if !charset_ok {
@@ -90,11 +90,10 @@ pub async fn handle(
             Err(V2Error::invalid_charset()),
             &trace_id,
             &method_name,
-        )
-        .await;
+        );
     }
     let result = answer(&state, &params, &mut reply).await;
-    finish(&state, &reply, result, &trace_id, &method_name).await
+    finish(&state, &reply, result, &trace_id, &method_name)
 }
 
 fn known_method(params: &ParamSet) -> Option<Method> {
@@ -267,7 +266,7 @@ fn method_error(e: MethodError) -> V2Error {
 
 /// Writes the envelope: encrypts when asked, signs whenever the app is known, encodes in the
 /// request charset.
-async fn finish(
+fn finish(
     state: &AppState,
     reply: &Reply,
     result: Result<String, V2Error>,
@@ -296,13 +295,7 @@ async fn finish(
     };
     let sign = match &reply.signer {
         Some((app, sign_type)) => {
-            sign_cached(
-                state,
-                app.clone(),
-                *sign_type,
-                reply.charset.encode(&signed_text),
-            )
-            .await
+            sign_cached(state, app, *sign_type, &reply.charset.encode(&signed_text))
         }
         None => None,
     };
@@ -324,24 +317,23 @@ async fn finish(
 }
 
 /// Signs `content`, reusing the signature of identical bytes signed before with the same key.
-async fn sign_cached(
+fn sign_cached(
     state: &AppState,
-    app: Arc<ResolvedAlipayApp>,
+    app: &ResolvedAlipayApp,
     sign_type: SignType,
-    content: Vec<u8>,
+    content: &[u8],
 ) -> Option<String> {
-    let key = SignatureCache::key(&app.platform_key_id, sign_type.as_str(), &content);
+    let key = SignatureCache::key(&app.platform_key_id, sign_type.as_str(), content);
     if let Some(hit) = state.signatures.get(&key) {
         return Some(hit.to_string());
     }
-    let signed = rsa_sign(&app.platform_private_key, sign_type, &content);
-    match signed {
+    match rsa_sign(&app.platform_private_key, sign_type, content) {
         Ok(sig) => {
             state.signatures.put(key, Arc::from(sig.as_str()));
             Some(sig)
         }
-        _ => {
-            tracing::error!("signing an answer failed");
+        Err(e) => {
+            tracing::error!(error = %e, "signing an answer failed");
             None
         }
     }

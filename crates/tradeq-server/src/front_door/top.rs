@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use tradeq_model::credentials::TopApp;
 use tradeq_wire::params::{raw_form_value, Charset, ParamSet};
-use tradeq_wire::top::request::TopCommon;
+use tradeq_wire::top::request::{TopCommon, SYSTEM_PARAMS};
 use tradeq_wire::top::sign::{verify_detailed, SignMethod};
 use tradeq_wire::top::{self, TopError, TopFormat};
 
@@ -24,21 +24,6 @@ use super::request_id;
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
 use crate::metrics::record_request;
 use crate::state::AppState;
-
-/// System parameters: signed, but not the method's business.
-const SYSTEM_PARAMS: &[&str] = &[
-    "method",
-    "app_key",
-    "session",
-    "timestamp",
-    "format",
-    "v",
-    "sign_method",
-    "sign",
-    "partner_id",
-    "target_app_key",
-    "simplify",
-];
 
 fn store_failure(err: impl std::fmt::Display) -> TopError {
     tracing::error!(error = %err, "store failure in the TOP gateway");

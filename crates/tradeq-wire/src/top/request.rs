@@ -13,6 +13,23 @@ pub const TIMESTAMP_WINDOW: Duration = Duration::minutes(10);
 /// The only protocol version TOP serves.
 pub const VERSION: &str = "2.0";
 
+/// The system parameters: signed like every other parameter, but the gateway's, not the
+/// method's. Clients send them in the URL query; the gateway keeps them out of the business
+/// parameters it hands a method.
+pub const SYSTEM_PARAMS: &[&str] = &[
+    "method",
+    "app_key",
+    "session",
+    "timestamp",
+    "format",
+    "v",
+    "sign_method",
+    "sign",
+    "partner_id",
+    "target_app_key",
+    "simplify",
+];
+
 /// The response format a request asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TopFormat {
