@@ -76,8 +76,16 @@ impl StoreArgs {
 
     /// Opens the store (running migrations).
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        self.open_with(&tradeq_store::StoreOptions::default()).await
+    }
+
+    /// Opens the store with `options`.
+    pub async fn open_with(
+        &self,
+        options: &tradeq_store::StoreOptions,
+    ) -> anyhow::Result<Arc<dyn Store>> {
         let url = self.url()?;
-        tradeq_store::open(&url)
+        tradeq_store::open_with(&url, options)
             .await
             .with_context(|| format!("cannot open the store at {}", redact_url(&url)))
     }

@@ -54,6 +54,7 @@ struct FileConfig {
     max_admin_body_bytes: Option<usize>,
     signature_cache_entries: Option<usize>,
     credential_cache_ttl_ms: Option<u64>,
+    record_cache_entries: Option<usize>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -96,7 +97,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .or(file.database_url.clone()),
     };
     let data_dir = store_args.data_dir();
-    let store = store_args.open().await?;
+    let mut store_options = tradeq_store::StoreOptions::default();
+    if let Some(entries) = file.record_cache_entries {
+        store_options.record_cache_entries = entries;
+    }
+    let store = store_args.open_with(&store_options).await?;
     // One process owns an SQLite file, so its nonces live in memory; nodes sharing PostgreSQL
     // must agree on used nonces, so theirs live in the database.
     let nonces: Arc<dyn NonceStore> = if store.backend() == "sqlite" {

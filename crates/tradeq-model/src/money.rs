@@ -118,19 +118,31 @@ impl Money {
     /// The amount in major units with exactly the currency's minor digits: `88.88`, `10.00`,
     /// `-0.05`, `100` (JPY).
     pub fn to_decimal_string(&self) -> String {
-        let digits = u32::from(self.currency.minor_digits);
-        if digits == 0 {
-            return self.minor.to_string();
+        // Built digit by digit: this runs for every amount of every answer, and `format!` costs
+        // several times as much.
+        let digits = usize::from(self.currency.minor_digits);
+        let mut buf = [0u8; 48];
+        let mut at = buf.len();
+        let mut rest = self.minor.unsigned_abs();
+        let mut written = 0;
+        while rest > 0 || written <= digits {
+            if digits > 0 && written == digits {
+                at -= 1;
+                buf[at] = b'.';
+            }
+            at -= 1;
+            buf[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            written += 1;
         }
-        let scale = 10u64.pow(digits);
-        let abs = self.minor.unsigned_abs();
-        let sign = if self.minor < 0 { "-" } else { "" };
-        format!(
-            "{sign}{}.{:0width$}",
-            abs / scale,
-            abs % scale,
-            width = digits as usize
-        )
+        if self.minor < 0 {
+            at -= 1;
+            buf[at] = b'-';
+        }
+        // Only ASCII digits, `.` and `-` were written.
+        std::str::from_utf8(&buf[at..])
+            .map(str::to_owned)
+            .unwrap_or_default()
     }
 
     /// Parses a decimal string in major units (`88.88`, `10`, `0.5`) exactly; more fraction
@@ -191,6 +203,38 @@ mod tests {
         let krw = Currency::from_code("KRW").unwrap();
         assert_eq!(krw.minor_digits(), 0);
         assert_eq!(Currency::from_code("USD").unwrap().minor_digits(), 2);
+    }
+
+    #[test]
+    fn renders_like_the_formatting_machinery_for_every_magnitude() {
+        fn reference(m: &Money) -> String {
+            let digits = u32::from(m.currency.minor_digits);
+            if digits == 0 {
+                return m.minor.to_string();
+            }
+            let scale = 10u64.pow(digits);
+            let abs = m.minor.unsigned_abs();
+            let sign = if m.minor < 0 { "-" } else { "" };
+            format!(
+                "{sign}{}.{:0w$}",
+                abs / scale,
+                abs % scale,
+                w = digits as usize
+            )
+        }
+        let mut values = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, i64::MAX, i64::MIN];
+        let mut v: i64 = 7;
+        while let Some(next) = v.checked_mul(10) {
+            values.extend([v, v + 3, -v]);
+            v = next + 1;
+        }
+        for (code, _) in CURRENCIES {
+            let currency = Currency::from_code(code).unwrap();
+            for &minor in &values {
+                let m = Money::new(minor, currency);
+                assert_eq!(m.to_decimal_string(), reference(&m), "{minor} {code}");
+            }
+        }
     }
 
     #[test]

@@ -1,14 +1,19 @@
 //! Binding the two listeners and serving until shutdown.
 
+use std::convert::Infallible;
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -47,6 +52,43 @@ pub fn protocol_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The protocol listener's service: `/router/rest` goes straight to the TOP front door, the rest
+/// through [`protocol_router`]. TOP answers cost no RSA, so the router's per-request work
+/// (routing, extractors, the panic and trace layers) was a fair share of one; the front door
+/// bounds the body and catches panics itself.
+#[derive(Clone)]
+pub struct ProtocolService {
+    state: AppState,
+    router: Router,
+}
+
+/// The protocol listener's service for `state`.
+pub fn protocol_service(state: AppState) -> ProtocolService {
+    ProtocolService {
+        router: protocol_router(state.clone()),
+        state,
+    }
+}
+
+impl tower::Service<Request> for ProtocolService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if req.uri().path() == "/router/rest" {
+            let state = self.state.clone();
+            Box::pin(async move { Ok(front_door::top::serve_request(state, req).await) })
+        } else {
+            Box::pin(self.router.clone().oneshot(req))
+        }
+    }
+}
+
 /// Serves both routers until `shutdown` completes, then drains in-flight requests.
 pub async fn serve(
     state: AppState,
@@ -60,8 +102,11 @@ pub async fn serve(
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let protocol = axum::serve(listeners.protocol, protocol_router(state.clone()))
-        .with_graceful_shutdown(wait(rx.clone()));
+    let protocol = axum::serve(
+        listeners.protocol,
+        tower::make::Shared::new(protocol_service(state.clone())),
+    )
+    .with_graceful_shutdown(wait(rx.clone()));
     let admin = axum::serve(listeners.admin, admin::router(state)).with_graceful_shutdown(wait(rx));
     tracing::info!(
         "protocol listener on http://{protocol_addr} (/gateway.do, /v3/…, /router/rest)"

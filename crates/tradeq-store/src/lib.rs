@@ -27,6 +27,7 @@ mod error;
 pub mod memory_nonces;
 mod plan;
 pub mod postgres;
+mod record_cache;
 pub mod sqlite;
 mod sqlite_reader;
 
@@ -175,8 +176,35 @@ pub trait NonceStore: Send + Sync + 'static {
 /// Opens a store by URL, creating the database file (SQLite) and running migrations:
 /// `sqlite://path/to/file.db`, `sqlite::memory:`, `postgres://user@host/db`.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// Tuning of an opened store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Decoded records an SQLite file store keeps for lookups while the file is unchanged (any
+    /// commit, by any process, empties it); 0 turns the cache off. PostgreSQL reads through:
+    /// other nodes write without telling this one.
+    pub record_cache_entries: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            record_cache_entries: 16_384,
+        }
+    }
+}
+
+/// Like [`open`], with `options`.
+pub async fn open_with(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+        Ok(std::sync::Arc::new(
+            sqlite::SqliteStore::open_with(url, options).await?,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?))
     } else {

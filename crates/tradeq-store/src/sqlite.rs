@@ -27,8 +27,9 @@ use crate::codec::{
     missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
 use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
+use crate::record_cache::{self, RecordCache};
 use crate::sqlite_reader::FastReader;
-use crate::{AuditEntry, NonceStore, Store, StoreError, WriteOutcome};
+use crate::{AuditEntry, NonceStore, Store, StoreError, StoreOptions, WriteOutcome};
 
 /// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
 /// SQLite's 32,766 bound parameters, and bigger statements gain nothing measurable.
@@ -62,6 +63,8 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     /// Direct point reads (files only; an in-memory database is private to its sqlx connection).
     fast: Option<FastReader>,
+    /// Records found by `find`, while the file is unchanged (files only).
+    cache: Option<RecordCache>,
 }
 
 impl Drop for SqliteStore {
@@ -174,11 +177,26 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db` or
     /// `sqlite::memory:`) and brings its schema up to date.
     pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// Like [`SqliteStore::open`], with `options`.
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<SqliteStore, StoreError> {
         let readers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
             .clamp(2, 8) as u32;
-        SqliteStore::open_with_readers(url, readers).await
+        let mut store = SqliteStore::open_with_readers(url, readers).await?;
+        if let Some(fast) = &store.fast {
+            // The writer's connection, open for the store's lifetime, keeps the wal-index there.
+            store.cache = RecordCache::open(fast.path(), options.record_cache_entries);
+        }
+        Ok(store)
+    }
+
+    /// Lookups `find` answered from its cache of decoded records.
+    pub fn record_cache_hits(&self) -> u64 {
+        self.cache.as_ref().map_or(0, RecordCache::hits)
     }
 
     /// Like [`SqliteStore::open`] with `readers` reader connections (ignored in memory, where
@@ -263,6 +281,7 @@ impl SqliteStore {
             nonce_claims: AtomicU64::new(0),
             checkpointer,
             fast,
+            cache: None,
         })
     }
 
@@ -509,10 +528,26 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         if let Some(fast) = &self.fast {
-            return match fast.first_row(sql, &[merchant, value])? {
+            let read = || match fast.first_row(sql, &[merchant, value])? {
                 Some((pk, doc)) => decode_record(kind, &pk, &doc).map(Some),
                 None => Ok(None),
             };
+            let Some((cache, stamp)) = self
+                .cache
+                .as_ref()
+                .and_then(|c| c.stamp().map(|stamp| (c, stamp)))
+            else {
+                return read();
+            };
+            let cache_key = record_cache::key(kind, key, merchant, value);
+            if let Some(record) = cache.get(stamp, &cache_key) {
+                return Ok(Some(record));
+            }
+            let found = read()?;
+            if let Some(record) = &found {
+                cache.put(stamp, cache_key, record.clone());
+            }
+            return Ok(found);
         }
         let row = sqlx::query(sql)
             .bind(merchant)

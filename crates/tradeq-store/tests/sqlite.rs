@@ -191,3 +191,104 @@ async fn unsupported_urls_are_refused() {
         }
     }
 }
+
+async fn find_t1(store: &SqliteStore) -> Option<tradeq_model::Record> {
+    store
+        .find(
+            RecordKind::AlipayTrade,
+            suite::SELLER,
+            KeyKind::Primary,
+            "T1",
+        )
+        .await
+        .unwrap()
+}
+
+/// Lookups answered from the record cache must never hide a commit: not one of this handle's,
+/// not one of another process's (a second handle on the file stands in for `tradeq import`).
+#[tokio::test]
+async fn cached_lookups_see_every_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+    let server = SqliteStore::open(&url).await.unwrap();
+    let other = SqliteStore::open(&url).await.unwrap();
+    let gmt = "2014-11-27 15:45:57";
+    let trade = suite::alipay("T1", "O1", suite::SELLER, gmt, 1);
+    server.upsert(&trade).await.unwrap();
+    assert_eq!(find_t1(&server).await, Some(trade.clone()));
+    assert_eq!(find_t1(&server).await, Some(trade.clone()));
+    assert!(
+        server.record_cache_hits() >= 1,
+        "a repeated lookup is a hit"
+    );
+
+    // A newer version written by this handle.
+    let v2 = suite::with_subject(&suite::alipay("T1", "O1", suite::SELLER, gmt, 2), "v2");
+    server.upsert(&v2).await.unwrap();
+    assert_eq!(find_t1(&server).await, Some(v2.clone()));
+
+    // Then by the other handle, several times in a row.
+    for version in 3..8 {
+        let next = suite::with_subject(
+            &suite::alipay("T1", "O1", suite::SELLER, gmt, version),
+            &format!("v{version}"),
+        );
+        other.upsert(&next).await.unwrap();
+        assert_eq!(
+            find_t1(&server).await,
+            Some(next.clone()),
+            "version {version}"
+        );
+        assert_eq!(
+            find_t1(&server).await,
+            Some(next),
+            "version {version}, again"
+        );
+    }
+
+    // Deleted elsewhere: gone here too; and another merchant never sees it.
+    assert!(other.delete(RecordKind::AlipayTrade, "T1").await.unwrap());
+    assert_eq!(find_t1(&server).await, None);
+    server.upsert(&trade).await.unwrap();
+    let s: &dyn Store = &server;
+    assert_eq!(
+        s.find(
+            RecordKind::AlipayTrade,
+            "2088000000000000",
+            KeyKind::Primary,
+            "T1"
+        )
+        .await
+        .unwrap(),
+        None
+    );
+    server.close().await;
+    other.close().await;
+}
+
+#[tokio::test]
+async fn record_cache_can_be_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("nocache.db").display());
+    let options = tradeq_store::StoreOptions {
+        record_cache_entries: 0,
+    };
+    let store = SqliteStore::open_with(&url, &options).await.unwrap();
+    let trade = suite::alipay("T1", "O1", suite::SELLER, "2014-11-27 15:45:57", 1);
+    store.upsert(&trade).await.unwrap();
+    for _ in 0..3 {
+        let s: &dyn Store = &store;
+        let found = s
+            .find(
+                RecordKind::AlipayTrade,
+                suite::SELLER,
+                KeyKind::Primary,
+                "T1",
+            )
+            .await
+            .unwrap();
+        assert_eq!(found, Some(trade.clone()));
+    }
+    assert_eq!(store.record_cache_hits(), 0);
+    store.close().await;
+}

@@ -202,9 +202,10 @@ impl ParamSet {
                 max: limits.max_params,
             });
         }
-        let mut seen: std::collections::HashSet<&str> =
-            std::collections::HashSet::with_capacity(pairs.len());
-        for (name, _) in &pairs {
+        // Requests carry a dozen parameters or so: comparing each name with the earlier ones
+        // beats hashing them all, and the set takes over for long lists.
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for (i, (name, _)) in pairs.iter().enumerate() {
             if name.is_empty() {
                 return Err(ParamError::EmptyName);
             }
@@ -215,7 +216,12 @@ impl ParamSet {
                     max: limits.max_name_len,
                 });
             }
-            if !seen.insert(name.as_str()) {
+            let repeated = if pairs.len() <= 32 {
+                pairs[..i].iter().any(|(earlier, _)| earlier == name)
+            } else {
+                !seen.insert(name.as_str())
+            };
+            if repeated {
                 return Err(ParamError::Duplicate(truncate_for_error(name)));
             }
         }
@@ -275,11 +281,13 @@ fn hex_val(b: u8) -> Option<u8> {
 /// Percent-decodes one form component (`+` → space). `base` is the component's offset in the
 /// whole input, so errors point at the right byte.
 fn form_unescape(raw: &[u8], base: usize) -> Result<Cow<'_, [u8]>, ParamError> {
-    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+    let special = |b: &u8| *b == b'%' || *b == b'+';
+    let Some(first) = raw.iter().position(special) else {
         return Ok(Cow::Borrowed(raw));
-    }
+    };
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
+    out.extend_from_slice(&raw[..first]);
+    let mut i = first;
     while i < raw.len() {
         match raw[i] {
             b'+' => {
@@ -295,9 +303,11 @@ fn form_unescape(raw: &[u8], base: usize) -> Result<Cow<'_, [u8]>, ParamError> {
                 }
                 i += 3;
             }
-            b => {
-                out.push(b);
-                i += 1;
+            _ => {
+                // Copy the plain run up to the next escape in one go.
+                let run = raw[i..].iter().position(special).unwrap_or(raw.len() - i);
+                out.extend_from_slice(&raw[i..i + run]);
+                i += run;
             }
         }
     }
@@ -331,7 +341,7 @@ fn split_pair(seg: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// percent-encode the charset's bytes, so decoding `%XX` as UTF-8 would break every GBK request.
 /// Empty segments (`a=1&&b=2`) are skipped; a name without `=` has the value `""`.
 pub fn parse_form(input: &[u8], charset: Charset) -> Result<Vec<(String, String)>, ParamError> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(input.iter().filter(|&&b| b == b'&').count() + 1);
     for (start, seg) in form_segments(input) {
         let (raw_name, raw_value) = split_pair(seg);
         let name_bytes = form_unescape(raw_name, start)?;
@@ -855,6 +865,18 @@ mod tests {
             ),
             Err(ParamError::Duplicate("a".into()))
         );
+        // Short and long lists (compared name by name, or through a set) find the repeat alike.
+        for n in [3, 31, 32, 33, 100] {
+            let mut pairs: Vec<(String, String)> =
+                (0..n).map(|i| (format!("p{i}"), String::new())).collect();
+            assert!(ParamSet::from_pairs(pairs.clone(), &limits).is_ok(), "{n}");
+            pairs.push((format!("p{}", n / 2), "again".into()));
+            assert_eq!(
+                ParamSet::from_pairs(pairs, &limits),
+                Err(ParamError::Duplicate(format!("p{}", n / 2))),
+                "{n}"
+            );
+        }
         let many: Vec<_> = (0..129).map(|i| (format!("p{i}"), String::new())).collect();
         assert!(matches!(
             ParamSet::from_pairs(many, &limits),

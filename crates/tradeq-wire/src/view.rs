@@ -114,26 +114,126 @@ impl Node {
 /// Writes `s` as a JSON string literal. Non-ASCII text stays raw UTF-8: the official TOP Java SDK
 /// mis-decodes `\u` escapes with hex letters, and Alipay answers carry raw UTF-8 too.
 pub fn write_json_string(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+    // Runs of bytes that need no escape are copied whole; a table finds the next candidate.
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    let mut i = 0;
+    while let Some(offset) = bytes[i..]
+        .iter()
+        .position(|&b| JSON_SPECIAL[usize::from(b)])
+    {
+        i += offset;
+        let b = bytes[i];
+        let (escape, width): (Option<&str>, usize) = match b {
+            b'"' => (Some("\\\""), 1),
+            b'\\' => (Some("\\\\"), 1),
+            b'\n' => (Some("\\n"), 1),
+            b'\r' => (Some("\\r"), 1),
+            b'\t' => (Some("\\t"), 1),
+            0..=0x1f => (None, 1),
+            // U+2028 and U+2029 (E2 80 A8/A9) end lines in JavaScript; other E2 sequences pass.
+            _ if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) =>
+            {
+                (None, 3)
             }
-            c => out.push(c),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&s[run..i]);
+        match escape {
+            Some(e) => out.push_str(e),
+            None => {
+                let code = s[i..].chars().next().map_or(0, u32::from);
+                push_unicode_escape(code, out);
+            }
         }
+        i += width;
+        run = i;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
+/// Bytes that may start something [`write_json_string`] escapes: `"`, `\`, controls, and the
+/// lead byte of U+2028/U+2029.
+const JSON_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0xe2] = true;
+    t
+};
+
+/// `\uXXXX` with lower-case hex.
+fn push_unicode_escape(code: u32, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(char::from(HEX[((code >> shift) & 0xf) as usize]));
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Strings that put every escape at the start, middle and end of a text, next to multi-byte
+    /// characters and near-misses of the U+2028/2029 byte patterns.
+    pub(crate) fn tricky_texts() -> Vec<String> {
+        let pieces = [
+            "", "a", "中", "𝄞", "\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1f}", "\u{7f}",
+            "\u{2028}", "\u{2029}", "\u{2027}", "\u{202a}", "\u{20ac}", "&", "<", ">", "'",
+            "\u{fffe}", "\u{ffff}", "\u{fffd}", "\u{e000}",
+        ];
+        let mut out = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                out.push(format!("{a}{b}"));
+                out.push(format!("x{a}y{b}z"));
+            }
+        }
+        out
+    }
+
+    fn reference_json_string(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn json_strings_escape_exactly_what_json_and_javascript_need() {
+        for text in tricky_texts() {
+            let mut out = String::new();
+            write_json_string(&text, &mut out);
+            assert_eq!(out, reference_json_string(&text), "{text:?}");
+            let back: String = serde_json::from_str(&out).unwrap();
+            assert_eq!(back, text);
+        }
+    }
 
     #[test]
     fn ordered_json_keeps_field_order_and_bare_lists() {

@@ -25,8 +25,12 @@ pub fn collect(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !body.is_empty() {
-        let lower = content_type.to_ascii_lowercase();
-        if lower.starts_with("multipart/form-data") || is_node_multipart(content_type, body) {
+        let starts = |prefix: &str| {
+            content_type
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        if starts("multipart/form-data") || is_node_multipart(content_type, body) {
             let boundary = multipart_boundary(content_type).ok_or(ParamError::Multipart {
                 offset: 0,
                 reason: "multipart/form-data without a boundary",
@@ -36,7 +40,7 @@ pub fn collect(
                     pairs.push((part.name, v));
                 }
             }
-        } else if lower.starts_with("application/json") || lower.starts_with("text/plain") {
+        } else if starts("application/json") || starts("text/plain") {
             // Not a form: such a body carries no parameters of these protocols.
         } else {
             // application/x-www-form-urlencoded, or no content type at all (curl -d without -H).
@@ -50,10 +54,13 @@ pub fn collect(
 /// body as `application/x-www-form-urlencoded; boundary=…` (it keeps the preset type and appends
 /// the boundary). Such a body starts with its delimiter, which no form body does.
 fn is_node_multipart(content_type: &str, body: &[u8]) -> bool {
-    multipart_boundary(content_type).is_some_and(|b| {
-        body.strip_prefix(b"--".as_slice())
-            .is_some_and(|rest| rest.starts_with(b.as_bytes()))
-    })
+    // A form body cannot start with `--` (it would be a name beginning with dashes): most
+    // requests are decided without reading the Content-Type's parameters.
+    body.starts_with(b"--")
+        && multipart_boundary(content_type).is_some_and(|b| {
+            body.strip_prefix(b"--".as_slice())
+                .is_some_and(|rest| rest.starts_with(b.as_bytes()))
+        })
 }
 
 /// The parameter a parse error is about, when it names one.

@@ -7,7 +7,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method as HttpMethod, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -30,7 +30,7 @@ fn store_failure(err: impl std::fmt::Display) -> TopError {
     TopError::business("isp.SYSTEM_ERROR", "系统异常，请稍后重试")
 }
 
-/// Serves `/router/rest`.
+/// Serves `/router/rest` as a route of the protocol router.
 pub async fn handle(
     State(state): State<AppState>,
     http_method: HttpMethod,
@@ -38,17 +38,45 @@ pub async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = body.map_err(|rejection| rejection.body_text());
+    respond_to(&state, &http_method, &uri, &headers, body).await
+}
+
+/// Serves `/router/rest` straight from the connection (see [`crate::serve::ProtocolService`]):
+/// the body read within the size limit, a panic answered like the router's panic layer does.
+pub async fn serve_request(state: AppState, req: Request) -> Response {
+    use futures_util::FutureExt;
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, state.config.max_body_bytes)
+        .await
+        .map_err(|e| format!("Failed to buffer the request body: {e}"));
+    let answer = respond_to(&state, &parts.method, &parts.uri, &parts.headers, body);
+    let response = match std::panic::AssertUnwindSafe(answer).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => super::panic_response(panic),
+    };
+    tracing::debug!(method = %parts.method, uri = %parts.uri, status = %response.status(), "answered");
+    response
+}
+
+async fn respond_to(
+    state: &AppState,
+    http_method: &HttpMethod,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, String>,
+) -> Response {
     let request_id = request_id();
     // A body that cannot be read (over the size limit, cut short) still gets an envelope with
     // HTTP 200: the SDKs drop bodies of any other status.
     let body = match body {
         Ok(b) => b,
-        Err(rejection) => {
-            let err = TopError::new(43, "Parameter error").with_sub_msg(rejection.body_text());
+        Err(reason) => {
+            let err = TopError::new(43, "Parameter error").with_sub_msg(reason);
             return error_response(early_format(uri.query(), &[]), &err, &request_id, "-");
         }
     };
-    let params = match collect(uri.query(), &headers, &body, Charset::Utf8) {
+    let params = match collect(uri.query(), headers, &body, Charset::Utf8) {
         Ok(p) => p,
         Err(e) => {
             let err = match error_param(&e) {
@@ -68,7 +96,7 @@ pub async fn handle(
         let err = TopError::new(9, "Http action not allowed");
         return error_response(format, &err, &request_id, &method_name);
     }
-    match answer(&state, &params).await {
+    match answer(state, &params).await {
         Ok((common, method, node)) => {
             let body = top::render(
                 common.format,
@@ -226,7 +254,7 @@ mod tests {
     use super::*;
     use crate::config::ServerConfig;
     use crate::demo;
-    use crate::serve::protocol_router;
+    use crate::serve::protocol_service;
 
     async fn demo_state(config: ServerConfig) -> (AppState, demo::DemoTop) {
         let store = tradeq_store::open("sqlite::memory:").await.unwrap();
@@ -238,7 +266,7 @@ mod tests {
     }
 
     async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, String, Value) {
-        let res = protocol_router(state.clone()).oneshot(req).await.unwrap();
+        let res = protocol_service(state.clone()).oneshot(req).await.unwrap();
         let status = res.status();
         let ct = res.headers()[header::CONTENT_TYPE]
             .to_str()

@@ -29,7 +29,29 @@ pub fn response_root(method: &str) -> String {
 /// The `top-bodylength` header value real TOP sends: the body length in UTF-16 code units (Java
 /// `String.length()`), not bytes.
 pub fn top_bodylength(body: &str) -> usize {
-    body.encode_utf16().count()
+    let bytes = body.as_bytes();
+    if bytes.is_ascii() {
+        return bytes.len();
+    }
+    // One unit per character (every byte but UTF-8 continuation bytes, 10xxxxxx), two for
+    // characters outside the BMP (4-byte sequences, lead byte 11110xxx), eight bytes at a time.
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    let mut units = 0usize;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let continuation = (w >> 7) & !(w >> 6) & LOW;
+        let four_byte_lead = (w >> 7) & (w >> 6) & (w >> 5) & (w >> 4) & !(w >> 3) & LOW;
+        units += 8 - continuation.count_ones() as usize + four_byte_lead.count_ones() as usize;
+    }
+    units
+        + chunks
+            .remainder()
+            .iter()
+            .map(|&b| usize::from(b & 0xc0 != 0x80) + usize::from(b >= 0xf0))
+            .sum::<usize>()
 }
 
 /// Renders a success answer in the requested format and style; `simplify` only applies to JSON.
@@ -224,19 +246,40 @@ fn write_xml_node(name: &str, node: &Node, out: &mut String) {
 /// (other C0 controls, U+FFFE, U+FFFF) become U+FFFD: dropping them silently would be worse, and
 /// emitting them would make every parser reject the whole answer.
 fn write_xml_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
+    out.reserve(s.len());
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (replacement, width) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' => ("&quot;", 1),
+            b'\'' => ("&apos;", 1),
+            b'\r' => ("&#13;", 1),
+            b'\t' | b'\n' => {
+                i += 1;
+                continue;
+            }
+            0..=0x1f => ("\u{FFFD}", 1),
+            // U+FFFE and U+FFFF (EF BF BE/BF).
+            0xef if bytes.get(i + 1) == Some(&0xbf)
+                && matches!(bytes.get(i + 2), Some(0xbe | 0xbf)) =>
+            {
+                ("\u{FFFD}", 3)
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&s[run..i]);
+        out.push_str(replacement);
+        i += width;
+        run = i;
     }
+    out.push_str(&s[run..]);
 }
 
 /// Renders `{"error_response":{"code":…,"msg":"…","sub_code":"…","sub_msg":"…","request_id":"…"}}`

@@ -903,3 +903,41 @@ fn arbitrary_bytes_never_panic() {
         }
     }
 }
+
+fn reference_xml_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn xml_text_escaping_matches_the_per_character_rules() {
+    for text in crate::view::tests::tricky_texts() {
+        let xml = render_xml(OMNI, &obj(vec![("a", s(&text))]), "r");
+        let expected = format!("<a>{}</a>", reference_xml_text(&text));
+        assert!(xml.contains(&expected), "{text:?}: {xml}");
+    }
+}
+
+#[test]
+fn top_bodylength_counts_utf16_units() {
+    for text in crate::view::tests::tricky_texts() {
+        assert_eq!(
+            top_bodylength(&text),
+            text.encode_utf16().count(),
+            "{text:?}"
+        );
+    }
+}
