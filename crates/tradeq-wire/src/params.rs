@@ -278,42 +278,6 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
-/// Percent-decodes one form component (`+` → space). `base` is the component's offset in the
-/// whole input, so errors point at the right byte.
-fn form_unescape(raw: &[u8], base: usize) -> Result<Cow<'_, [u8]>, ParamError> {
-    let special = |b: &u8| *b == b'%' || *b == b'+';
-    let Some(first) = raw.iter().position(special) else {
-        return Ok(Cow::Borrowed(raw));
-    };
-    let mut out = Vec::with_capacity(raw.len());
-    out.extend_from_slice(&raw[..first]);
-    let mut i = first;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = raw.get(i + 1).copied().and_then(hex_val);
-                let lo = raw.get(i + 2).copied().and_then(hex_val);
-                match (hi, lo) {
-                    (Some(h), Some(l)) => out.push(h << 4 | l),
-                    _ => return Err(ParamError::BadPercent { offset: base + i }),
-                }
-                i += 3;
-            }
-            _ => {
-                // Copy the plain run up to the next escape in one go.
-                let run = raw[i..].iter().position(special).unwrap_or(raw.len() - i);
-                out.extend_from_slice(&raw[i..i + run]);
-                i += run;
-            }
-        }
-    }
-    Ok(Cow::Owned(out))
-}
-
 /// Splits a form body or query string into `(offset, segment)` pairs, skipping empty segments.
 fn form_segments(input: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let mut offset = 0usize;
@@ -341,35 +305,72 @@ fn split_pair(seg: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// percent-encode the charset's bytes, so decoding `%XX` as UTF-8 would break every GBK request.
 /// Empty segments (`a=1&&b=2`) are skipped; a name without `=` has the value `""`.
 pub fn parse_form(input: &[u8], charset: Charset) -> Result<Vec<(String, String)>, ParamError> {
-    let mut out = Vec::with_capacity(input.iter().filter(|&&b| b == b'&').count() + 1);
+    let mut out = Vec::with_capacity(16);
     for (start, seg) in form_segments(input) {
         let (raw_name, raw_value) = split_pair(seg);
-        let name_bytes = form_unescape(raw_name, start)?;
-        let name = charset
-            .decode_cow(&name_bytes)
-            .map_err(|offset| ParamError::BadEncoding {
-                charset: charset.label(),
-                param: Some(truncate_for_error(&String::from_utf8_lossy(&name_bytes))),
-                offset,
-            })?
-            .into_owned();
+        let name = decode_component(raw_name, start, charset, None)?;
         let value = match raw_value {
-            Some(v) => {
-                let value_bytes = form_unescape(v, start + raw_name.len() + 1)?;
-                charset
-                    .decode_cow(&value_bytes)
-                    .map_err(|offset| ParamError::BadEncoding {
-                        charset: charset.label(),
-                        param: Some(truncate_for_error(&name)),
-                        offset,
-                    })?
-                    .into_owned()
-            }
+            Some(v) => decode_component(v, start + raw_name.len() + 1, charset, Some(&name))?,
             None => String::new(),
         };
         out.push((name, value));
     }
     Ok(out)
+}
+
+/// Percent-decodes one form component straight into the buffer that becomes its `String`, then
+/// decodes that in `charset`. `base` is the component's offset in the whole input, so errors point
+/// at the right byte; `param` names the parameter a value belongs to.
+fn decode_component(
+    raw: &[u8],
+    base: usize,
+    charset: Charset,
+    param: Option<&str>,
+) -> Result<String, ParamError> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let run = raw[i..]
+            .iter()
+            .position(|&b| b == b'%' || b == b'+')
+            .unwrap_or(raw.len() - i);
+        bytes.extend_from_slice(&raw[i..i + run]);
+        i += run;
+        match raw.get(i) {
+            Some(b'+') => {
+                bytes.push(b' ');
+                i += 1;
+            }
+            Some(_) => {
+                let hi = raw.get(i + 1).copied().and_then(hex_val);
+                let lo = raw.get(i + 2).copied().and_then(hex_val);
+                match (hi, lo) {
+                    (Some(h), Some(l)) => bytes.push(h << 4 | l),
+                    _ => return Err(ParamError::BadPercent { offset: base + i }),
+                }
+                i += 3;
+            }
+            None => {}
+        }
+    }
+    let bad_encoding = |bytes: &[u8], offset: usize| ParamError::BadEncoding {
+        charset: charset.label(),
+        param: Some(truncate_for_error(&param.map_or_else(
+            || String::from_utf8_lossy(bytes).into_owned(),
+            str::to_owned,
+        ))),
+        offset,
+    };
+    match charset {
+        Charset::Utf8 => String::from_utf8(bytes).map_err(|e| {
+            let offset = e.utf8_error().valid_up_to();
+            bad_encoding(e.as_bytes(), offset)
+        }),
+        Charset::Gbk => match charset.decode_cow(&bytes) {
+            Ok(text) => Ok(text.into_owned()),
+            Err(offset) => Err(bad_encoding(&bytes, offset)),
+        },
+    }
 }
 
 /// Encodes `(name, value)` pairs as an `application/x-www-form-urlencoded` string, the inverse of
