@@ -6,12 +6,16 @@
 # Pre-signed (md5, PROTOCOL-TOP §5) requests of tmall.luxury.stage.edi.alipay.trade.query (no
 # session) and alibaba.xlife.onsite.trade.query (the demo session), format=json and xml, system
 # parameters in the URL and business ones in the form body, as the Java/Python/PHP SDKs send
-# them; each request asks one of BENCH_TOP_TRADES trades (cycled).
+# them; BENCH_TOP_REQUESTS requests (cycled), each asking another trade of a store of
+# BENCH_V2_TRADES alipay and BENCH_TOP_ONSITE onsite trades.
 # Baseline, measured in the same run: nginx (1 worker) on the same core serves a static file of
 # the same size as tradeq's answers (a real answer padded to the mean answer size) to the very
 # same request bytes (POST is answered with the file through `error_page 405 =200`).
 # tradeq and nginx on core 0, wrk on core 1; BENCH_REPS alternating rounds, best round of each
 # counted; latency of tradeq at half of its peak.
+#
+# BENCH_TOP_METHODS (default "edi xlife") and BENCH_TOP_FORMATS ("json xml") pick the cases;
+# BENCH_TOP_RECORD_CACHE sets the server's record_cache_entries (0: every lookup reads SQLite).
 source "$(dirname "$0")/lib/common.sh"
 need wrk taskset nginx
 cleanup_server_on_exit
@@ -88,15 +92,22 @@ trap 'stop_nginx; stop_server' EXIT INT TERM
 
 load=$(wait_quiet)
 log "before measuring: $load"
-start_server "$D/data" "$PORT"
+SERVER_ARGS=()
+if [ -n "${BENCH_TOP_RECORD_CACHE:-}" ]; then
+    printf 'record_cache_entries = %d\n' "$BENCH_TOP_RECORD_CACHE" >"$D/server.toml"
+    SERVER_ARGS=(--config "$D/server.toml")
+    log "record_cache_entries = $BENCH_TOP_RECORD_CACHE"
+fi
+start_server "$D/data" "$PORT" "$SERVER_CPUS" "${SERVER_ARGS[@]}"
 CREDS="$D/data/demo-credentials.json"
 
-printf '\nTOP /router/rest — tradeq and nginx on core %s, wrk on core %s, %s\n' "$SERVER_CPUS" "$CLIENT_CPUS" "$load" >"$D/table.txt"
+printf '\nTOP /router/rest — tradeq and nginx on core %s, wrk on core %s, %s%s\n' "$SERVER_CPUS" "$CLIENT_CPUS" "$load" \
+    "${BENCH_TOP_RECORD_CACHE:+, record_cache_entries = $BENCH_TOP_RECORD_CACHE}" >"$D/table.txt"
 printf '| %-42s | %6s | %10s | %10s | %-9s | %-7s | %-17s |\n' "method, format" "bytes" "tradeq/s" "nginx/s" "ratio" "target" "p50/p99 ms (half)" >>"$D/table.txt"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------------------" "--------" "------------" "------------" "-----------" "---------" "-------------------" >>"$D/table.txt"
 
-for method in edi xlife; do
-    for fmt in json xml; do
+for method in ${BENCH_TOP_METHODS:-edi xlife}; do
+    for fmt in ${BENCH_TOP_FORMATS:-json xml}; do
         name="top-$method-$fmt"
         trades=$ALIPAY
         [ "$method" = xlife ] && trades=$ONSITE
@@ -127,6 +138,7 @@ for method in edi xlife; do
         l=$(run_wrk "$name-lat" "$URL" "$D/$name.txt" cycle "$half" "$check" "$LAT_SECS" "$LAT_CONNS")
         check_clean "$name-lat" "$l" || die "$name latency run had errors"
         record bench=top method="$method" format="$fmt" load="$load" answer_bytes="$size" \
+            record_cache="${BENCH_TOP_RECORD_CACHE:-default}" \
             tradeq_rps="$best_t" nginx_rps="$best_n" ratio_pct="$(ratio "$best_t" "$best_n")" \
             tradeq_server_cpu="$(field "$t_line" server_cpu)" tradeq_client_cpu="$(field "$t_line" client_cpu)" \
             nginx_server_cpu="$(field "$n_line" server_cpu)" nginx_client_cpu="$(field "$n_line" client_cpu)" \

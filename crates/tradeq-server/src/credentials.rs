@@ -45,10 +45,10 @@ pub struct KeyCache {
 
 impl KeyCache {
     /// The parsed form of `app`, parsing only when it changed since last seen.
-    pub fn resolve_alipay(&self, app: AlipayApp) -> Result<Arc<ResolvedAlipayApp>, KeyCacheError> {
+    pub fn resolve_alipay(&self, app: &AlipayApp) -> Result<Arc<ResolvedAlipayApp>, KeyCacheError> {
         if let Ok(map) = self.alipay.read() {
             if let Some(hit) = map.get(&app.app_id) {
-                if hit.app == app {
+                if hit.app == *app {
                     return Ok(hit.clone());
                 }
             }
@@ -68,7 +68,7 @@ impl KeyCache {
         let platform_key_id: [u8; 32] =
             Sha256::digest(app.platform_public_key_pem.as_bytes()).into();
         let resolved = Arc::new(ResolvedAlipayApp {
-            app,
+            app: app.clone(),
             app_public_key: RsaVerifier::new(app_public_key),
             platform_private_key,
             platform_key_id,
@@ -156,7 +156,7 @@ pub async fn resolve_alipay_app(
         })?;
     match stored {
         None => Ok(None),
-        Some(app) => state.keys.resolve_alipay(app).map(Some).map_err(|e| {
+        Some(app) => state.keys.resolve_alipay(&app).map(Some).map_err(|e| {
             tracing::error!(error = %e, "stored Alipay app has unusable keys");
             AlipayCallerError::UnusableKeys
         }),
@@ -185,7 +185,7 @@ pub async fn alipay_merchant(
     match stored {
         Some(t) if t.app_id == app.app.app_id => match t.expires_at {
             Some(exp) if exp.0 <= now => Err(AlipayCallerError::ExpiredToken),
-            _ => Ok(t.merchant_pid),
+            _ => Ok(t.merchant_pid.clone()),
         },
         _ => Err(AlipayCallerError::InvalidToken),
     }
@@ -195,10 +195,14 @@ pub async fn alipay_merchant(
 struct TtlMap<V> {
     ttl: std::time::Duration,
     capacity: usize,
-    entries: Mutex<HashMap<String, (std::time::Instant, Option<V>)>>,
+    entries: Mutex<HashMap<String, Entry<V>>>,
 }
 
-impl<V: Clone> TtlMap<V> {
+/// When an answer was read, and the answer (`None`: not found). Shared, so a hit costs a
+/// reference count rather than a copy of every string in `V`.
+type Entry<V> = (std::time::Instant, Option<Arc<V>>);
+
+impl<V> TtlMap<V> {
     fn new(ttl: std::time::Duration, capacity: usize) -> TtlMap<V> {
         TtlMap {
             ttl,
@@ -208,7 +212,7 @@ impl<V: Clone> TtlMap<V> {
     }
 
     /// `Some(answer)` on a fresh hit (the answer may be "not found"), `None` on a miss.
-    fn get(&self, key: &str) -> Option<Option<V>> {
+    fn get(&self, key: &str) -> Option<Option<Arc<V>>> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -217,7 +221,7 @@ impl<V: Clone> TtlMap<V> {
         (at.elapsed() < self.ttl).then(|| value.clone())
     }
 
-    fn put(&self, key: &str, value: Option<V>) {
+    fn put(&self, key: &str, value: Option<Arc<V>>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -273,11 +277,11 @@ impl CredentialCache {
         &self,
         store: &dyn Store,
         app_id: &str,
-    ) -> Result<Option<AlipayApp>, StoreError> {
+    ) -> Result<Option<Arc<AlipayApp>>, StoreError> {
         if let Some(hit) = self.alipay_apps.get(app_id) {
             return Ok(hit);
         }
-        let found = store.get_alipay_app(app_id).await?;
+        let found = store.get_alipay_app(app_id).await?.map(Arc::new);
         self.alipay_apps.put(app_id, found.clone());
         Ok(found)
     }
@@ -287,11 +291,11 @@ impl CredentialCache {
         &self,
         store: &dyn Store,
         token: &str,
-    ) -> Result<Option<AppAuthToken>, StoreError> {
+    ) -> Result<Option<Arc<AppAuthToken>>, StoreError> {
         if let Some(hit) = self.app_auth_tokens.get(token) {
             return Ok(hit);
         }
-        let found = store.get_app_auth_token(token).await?;
+        let found = store.get_app_auth_token(token).await?.map(Arc::new);
         self.app_auth_tokens.put(token, found.clone());
         Ok(found)
     }
@@ -301,11 +305,11 @@ impl CredentialCache {
         &self,
         store: &dyn Store,
         app_key: &str,
-    ) -> Result<Option<TopApp>, StoreError> {
+    ) -> Result<Option<Arc<TopApp>>, StoreError> {
         if let Some(hit) = self.top_apps.get(app_key) {
             return Ok(hit);
         }
-        let found = store.get_top_app(app_key).await?;
+        let found = store.get_top_app(app_key).await?.map(Arc::new);
         self.top_apps.put(app_key, found.clone());
         Ok(found)
     }
@@ -315,11 +319,11 @@ impl CredentialCache {
         &self,
         store: &dyn Store,
         session: &str,
-    ) -> Result<Option<TopSession>, StoreError> {
+    ) -> Result<Option<Arc<TopSession>>, StoreError> {
         if let Some(hit) = self.top_sessions.get(session) {
             return Ok(hit);
         }
-        let found = store.get_top_session(session).await?;
+        let found = store.get_top_session(session).await?.map(Arc::new);
         self.top_sessions.put(session, found.clone());
         Ok(found)
     }

@@ -206,7 +206,7 @@ async fn resolve_merchant(
         .filter(|s| s.app_key == app.app_key)
         .filter(|s| s.expires_at.is_none_or(|t| t.0 > now))
         .ok_or_else(TopError::invalid_session)?;
-    Ok(session.merchant_id)
+    Ok(session.merchant_id.clone())
 }
 
 fn method_error(e: MethodError) -> TopError {

@@ -29,9 +29,29 @@ pub fn response_root(method: &str) -> String {
 /// The `top-bodylength` header value real TOP sends: the body length in UTF-16 code units (Java
 /// `String.length()`), not bytes.
 pub fn top_bodylength(body: &str) -> usize {
-    // A character is one unit, or two outside the BMP (4-byte sequences, lead byte 0xF0 and
-    // up). Both counts run a word or a vector at a time.
-    body.chars().count() + body.bytes().filter(|&b| b >= 0xf0).count()
+    let bytes = body.as_bytes();
+    if bytes.is_ascii() {
+        return bytes.len();
+    }
+    // One unit per character (every byte but UTF-8 continuation bytes, 10xxxxxx), two for
+    // characters outside the BMP (4-byte sequences, lead byte 11110xxx), eight bytes at a time.
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    let mut units = 0usize;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let continuation = (w >> 7) & !(w >> 6) & LOW;
+        let four_byte_lead = (w >> 7) & (w >> 6) & (w >> 5) & (w >> 4) & !(w >> 3) & LOW;
+        units += 8 - continuation.count_ones() as usize + four_byte_lead.count_ones() as usize;
+    }
+    units
+        + chunks
+            .remainder()
+            .iter()
+            .map(|&b| usize::from(b & 0xc0 != 0x80) + usize::from(b >= 0xf0))
+            .sum::<usize>()
 }
 
 /// Renders a success answer in the requested format and style; `simplify` only applies to JSON.
