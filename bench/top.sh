@@ -11,8 +11,10 @@
 # Baseline, measured in the same run: nginx (1 worker) on the same core serves a static file of
 # the same size as tradeq's answers (a real answer padded to the mean answer size) to the very
 # same request bytes (POST is answered with the file through `error_page 405 =200`).
-# tradeq and nginx on core 0, wrk on core 1; BENCH_REPS alternating rounds, best round of each
-# counted; latency of tradeq at half of its peak.
+# tradeq and nginx on core 0, wrk on core 1; BENCH_REPS alternating rounds. Two ratios: the
+# best tradeq round over the best nginx round, and the median over rounds of tradeq's rate over
+# the nginx round right after it (a pair runs within half a minute, so a host whose speed drifts
+# between rounds moves both alike). Latency of tradeq at half of its peak.
 #
 # BENCH_TOP_METHODS (default "edi xlife") and BENCH_TOP_FORMATS ("json xml") pick the cases;
 # BENCH_TOP_RECORD_CACHE sets the server's record_cache_entries (0: every lookup reads SQLite).
@@ -103,8 +105,8 @@ CREDS="$D/data/demo-credentials.json"
 
 printf '\nTOP /router/rest — tradeq and nginx on core %s, wrk on core %s, %s%s\n' "$SERVER_CPUS" "$CLIENT_CPUS" "$load" \
     "${BENCH_TOP_RECORD_CACHE:+, record_cache_entries = $BENCH_TOP_RECORD_CACHE}" >"$D/table.txt"
-printf '| %-42s | %6s | %10s | %10s | %-9s | %-7s | %-17s |\n' "method, format" "bytes" "tradeq/s" "nginx/s" "ratio" "target" "p50/p99 ms (half)" >>"$D/table.txt"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------------------" "--------" "------------" "------------" "-----------" "---------" "-------------------" >>"$D/table.txt"
+printf '| %-42s | %6s | %10s | %10s | %-9s | %-13s | %-7s | %-17s |\n' "method, format" "bytes" "tradeq/s" "nginx/s" "best/best" "paired median" "target" "p50/p99 ms (half)" >>"$D/table.txt"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------------------------------------" "--------" "------------" "------------" "-----------" "---------------" "---------" "-------------------" >>"$D/table.txt"
 
 for method in ${BENCH_TOP_METHODS:-edi xlife}; do
     for fmt in ${BENCH_TOP_FORMATS:-json xml}; do
@@ -123,30 +125,35 @@ for method in ${BENCH_TOP_METHODS:-edi xlife}; do
         # Warm both, then alternate rounds.
         run_wrk "$name-warm" "$URL" "$D/$name.txt" cycle 0 "$check" "$WARM_SECS" "$CONNS" >/dev/null
         run_wrk "$name-nginx-warm" "$NGINX_URL" "$D/$name.txt" cycle 0 "$check" "$WARM_SECS" "$CONNS" >/dev/null
-        best_t=0 best_n=0 t_line="" n_line=""
+        best_t=0 best_n=0 t_line="" n_line="" pairs=""
         for r in $(seq 1 "$REPS"); do
             t=$(run_wrk "$name-peak-$r" "$URL" "$D/$name.txt" cycle 0 "$check" "$PEAK_SECS" "$CONNS")
             check_clean "$name-peak-$r" "$t" || die "$name had errors"
             n=$(run_wrk "$name-nginx-$r" "$NGINX_URL" "$D/$name.txt" cycle 0 "$check" "$PEAK_SECS" "$CONNS")
             check_clean "$name-nginx-$r" "$n" || die "$name nginx baseline had errors"
             log "$name round $r: tradeq $(field "$t" rps)/s (cpu $(field "$t" server_cpu)/$(field "$t" client_cpu)), nginx $(field "$n" rps)/s (cpu $(field "$n" server_cpu)/$(field "$n" client_cpu))"
+            pairs="$pairs $(ratio "$(field "$t" rps)" "$(field "$n" rps)")"
             if awk -v a="$(field "$t" rps)" -v b="$best_t" 'BEGIN{exit !(a > b)}'; then best_t=$(field "$t" rps) t_line=$t; fi
             if awk -v a="$(field "$n" rps)" -v b="$best_n" 'BEGIN{exit !(a > b)}'; then best_n=$(field "$n" rps) n_line=$n; fi
         done
         stop_nginx
+        paired=$(tr ' ' '\n' <<<"$pairs" | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {
+            if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        log "$name paired ratios:$pairs (median $paired %)"
         half=$(awk -v r="$best_t" 'BEGIN{printf "%.0f", r / 2}')
         l=$(run_wrk "$name-lat" "$URL" "$D/$name.txt" cycle "$half" "$check" "$LAT_SECS" "$LAT_CONNS")
         check_clean "$name-lat" "$l" || die "$name latency run had errors"
         record bench=top method="$method" format="$fmt" load="$load" answer_bytes="$size" \
             record_cache="${BENCH_TOP_RECORD_CACHE:-default}" \
             tradeq_rps="$best_t" nginx_rps="$best_n" ratio_pct="$(ratio "$best_t" "$best_n")" \
+            paired_ratios_pct="$(sed 's/^ //; s/ /,/g' <<<"$pairs")" paired_median_pct="$paired" \
             tradeq_server_cpu="$(field "$t_line" server_cpu)" tradeq_client_cpu="$(field "$t_line" client_cpu)" \
             nginx_server_cpu="$(field "$n_line" server_cpu)" nginx_client_cpu="$(field "$n_line" client_cpu)" \
             lat_rps="$(field "$l" rps)" p50_us="$(field "$l" p50_us)" p99_us="$(field "$l" p99_us)" \
             peak_p50_us="$(field "$t_line" p50_us)" peak_p99_us="$(field "$t_line" p99_us)"
         full=$( [ "$method" = edi ] && echo "tmall.luxury.stage.edi.alipay.trade.query" || echo "alibaba.xlife.onsite.trade.query")
-        printf '| %-42s | %6s | %10s | %10s | %-9s | %-7s | %-17s |\n' "$full $fmt" "$size" "$(fmt_int "$best_t")" \
-            "$(fmt_int "$best_n")" "$(ratio "$best_t" "$best_n") %" ">= 50 %" \
+        printf '| %-42s | %6s | %10s | %10s | %-9s | %-13s | %-7s | %-17s |\n' "$full $fmt" "$size" "$(fmt_int "$best_t")" \
+            "$(fmt_int "$best_n")" "$(ratio "$best_t" "$best_n") %" "$paired %" ">= 50 %" \
             "$(fmt_ms "$(field "$l" p50_us)") / $(fmt_ms "$(field "$l" p99_us)")" >>"$D/table.txt"
         printf '%s %s: server core busy tradeq %s %%, nginx %s %%; client core busy %s %% / %s %%\n' \
             "$method" "$fmt" "$(field "$t_line" server_cpu)" "$(field "$n_line" server_cpu)" \
