@@ -97,6 +97,21 @@ pub trait Store: Send + Sync + 'static {
         value: &str,
     ) -> Result<Option<Record>, StoreError>;
 
+    /// [`Store::find`], sharing the record: a store that keeps decoded records (the SQLite
+    /// store's record cache) hands out its own copy instead of cloning it for every lookup.
+    async fn find_shared(
+        &self,
+        kind: RecordKind,
+        merchant: &str,
+        key: KeyKind,
+        value: &str,
+    ) -> Result<Option<std::sync::Arc<Record>>, StoreError> {
+        Ok(self
+            .find(kind, merchant, key, value)
+            .await?
+            .map(std::sync::Arc::new))
+    }
+
     /// Reads a record by primary key regardless of owner (administration only).
     async fn get(&self, kind: RecordKind, primary_key: &str) -> Result<Option<Record>, StoreError>;
 

@@ -18,7 +18,7 @@ use std::fs::File;
 use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tradeq_model::{KeyKind, Record, RecordKind};
 
@@ -78,7 +78,7 @@ impl ChangeProbe {
 
 struct Shard {
     stamp: Option<Stamp>,
-    entries: HashMap<String, Record>,
+    entries: HashMap<String, Arc<Record>>,
 }
 
 /// A bounded map from lookups to decoded records, valid for one [`Stamp`] at a time.
@@ -130,7 +130,7 @@ impl RecordCache {
     }
 
     /// The record cached for `key` if the database is still in state `stamp`.
-    pub(crate) fn get(&self, stamp: Stamp, key: &str) -> Option<Record> {
+    pub(crate) fn get(&self, stamp: Stamp, key: &str) -> Option<Arc<Record>> {
         let mut shard = self.shard(key).lock().ok()?;
         if shard.stamp != Some(stamp) {
             shard.entries.clear();
@@ -146,7 +146,7 @@ impl RecordCache {
 
     /// Keeps `record`, read after `stamp` was taken, unless the shard has since seen another
     /// state (the record may already be outdated then).
-    pub(crate) fn put(&self, stamp: Stamp, key: String, record: Record) {
+    pub(crate) fn put(&self, stamp: Stamp, key: String, record: Arc<Record>) {
         let Ok(mut shard) = self.shard(&key).lock() else {
             return;
         };

@@ -524,12 +524,25 @@ impl Store for SqliteStore {
         key: KeyKind,
         value: &str,
     ) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .find_shared(kind, merchant, key, value)
+            .await?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    async fn find_shared(
+        &self,
+        kind: RecordKind,
+        merchant: &str,
+        key: KeyKind,
+        value: &str,
+    ) -> Result<Option<Arc<Record>>, StoreError> {
         let Some(sql) = &self.sql(kind).find[key_slot(key)] else {
             return Ok(None);
         };
         if let Some(fast) = &self.fast {
             let read = || match fast.first_row(sql, &[merchant, value])? {
-                Some((pk, doc)) => decode_record(kind, &pk, &doc).map(Some),
+                Some((pk, doc)) => decode_record(kind, &pk, &doc).map(|r| Some(Arc::new(r))),
                 None => Ok(None),
             };
             let Some((cache, stamp)) = self
@@ -558,7 +571,7 @@ impl Store for SqliteStore {
             Some(row) => {
                 let pk: String = row.try_get(0)?;
                 let doc: &str = row.try_get(1)?;
-                decode_record(kind, &pk, doc).map(Some)
+                decode_record(kind, &pk, doc).map(|r| Some(Arc::new(r)))
             }
             None => Ok(None),
         }

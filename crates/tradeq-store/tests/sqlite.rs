@@ -192,6 +192,19 @@ async fn unsupported_urls_are_refused() {
     }
 }
 
+async fn shared_t1(store: &SqliteStore) -> Arc<tradeq_model::Record> {
+    store
+        .find_shared(
+            RecordKind::AlipayTrade,
+            suite::SELLER,
+            KeyKind::Primary,
+            "T1",
+        )
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn find_t1(store: &SqliteStore) -> Option<tradeq_model::Record> {
     store
         .find(
@@ -221,6 +234,10 @@ async fn cached_lookups_see_every_commit() {
         server.record_cache_hits() >= 1,
         "a repeated lookup is a hit"
     );
+    // Hits share one decoded record instead of copying it.
+    let (a, b) = (shared_t1(&server).await, shared_t1(&server).await);
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!(*a, trade);
 
     // A newer version written by this handle.
     let v2 = suite::with_subject(&suite::alipay("T1", "O1", suite::SELLER, gmt, 2), "v2");

@@ -1,6 +1,8 @@
 //! `alipay.trade.query`: one trade by `trade_no` or `out_trade_no`, scoped to the caller's
 //! merchant, with the optional blocks gated by `query_options` (seeds 001, 003).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use tradeq_model::alipay_trade::AlipayTrade;
@@ -118,27 +120,35 @@ pub async fn find_trade(
     query: &TradeQuery,
     method: Method,
     system_code: &'static str,
-) -> Result<Option<AlipayTrade>, MethodError> {
+) -> Result<Option<Arc<Record>>, MethodError> {
     let (key, value) = match (&query.trade_no, &query.out_trade_no) {
         (Some(t), _) => (KeyKind::Primary, t),
         (None, Some(o)) => (KeyKind::OutTradeNo, o),
         (None, None) => return Ok(None),
     };
+    // Shared, not copied: the view borrows the fields it renders.
     let found = ctx
         .store
-        .find(RecordKind::AlipayTrade, &caller.merchant, key, value)
+        .find_shared(RecordKind::AlipayTrade, &caller.merchant, key, value)
         .await
         .map_err(|e| system_error(method, system_code, e))?;
-    let trade = match found {
-        Some(Record::AlipayTrade(t)) => t,
-        _ => return Ok(None),
+    let Some(trade) = found.as_deref().and_then(alipay_trade) else {
+        return Ok(None);
     };
     if let Some(org) = &query.org_pid {
         if trade.org_pid.as_deref() != Some(org.as_str()) {
             return Ok(None);
         }
     }
-    Ok(Some(trade))
+    Ok(found)
+}
+
+/// The Alipay trade a record holds, if it is one.
+pub fn alipay_trade(record: &Record) -> Option<&AlipayTrade> {
+    match record {
+        Record::AlipayTrade(t) => Some(t),
+        _ => None,
+    }
 }
 
 /// Runs the method.
@@ -148,8 +158,9 @@ pub async fn call(
     params: &BizParams,
 ) -> Result<Node, MethodError> {
     let query = parse_request(params)?;
-    match find_trade(ctx, caller, &query, Method::AlipayTradeQuery, SYSTEM_ERROR).await? {
-        Some(trade) => Ok(trade_view(&trade, &query.options, caller)),
+    let found = find_trade(ctx, caller, &query, Method::AlipayTradeQuery, SYSTEM_ERROR).await?;
+    match found.as_deref().and_then(alipay_trade) {
+        Some(trade) => Ok(trade_view(trade, &query.options, caller)),
         None => Err(MethodError::business(TRADE_NOT_EXIST, "交易不存在")),
     }
 }

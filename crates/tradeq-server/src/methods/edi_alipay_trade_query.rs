@@ -7,7 +7,9 @@ use serde_json::Value;
 use tradeq_model::alipay_trade::AlipayTrade;
 use tradeq_wire::view::Node;
 
-use super::alipay_trade_query::{find_trade, parse_request, trade_view, QueryOptions};
+use super::alipay_trade_query::{
+    alipay_trade, find_trade, parse_request, trade_view, QueryOptions,
+};
 use super::{BizParams, Caller, Method, MethodCtx, MethodError};
 
 const PARAM: &str = "edi_alipay_trade_query_request";
@@ -44,18 +46,18 @@ pub async fn call(
         Some(_) => return Err(MethodError::InvalidArgument(PARAM)),
     };
     let query = parse_request(&inner)?;
-    match find_trade(
+    let found = find_trade(
         ctx,
         caller,
         &query,
         Method::EdiAlipayTradeQuery,
         "ACQ.SYSTEM_ERROR",
     )
-    .await?
-    {
+    .await?;
+    match found.as_deref().and_then(alipay_trade) {
         Some(trade) => {
             let mut n = Node::obj();
-            n.push("data", edi_view(&trade, &query.options, caller));
+            n.push("data", edi_view(trade, &query.options, caller));
             Ok(n)
         }
         None => Err(MethodError::Business {

@@ -41,7 +41,7 @@ pub async fn call(
     };
     let found = ctx
         .store
-        .find(
+        .find_shared(
             RecordKind::KoubeiOrder,
             &caller.merchant,
             KeyKind::Primary,
@@ -49,8 +49,8 @@ pub async fn call(
         )
         .await
         .map_err(|e| system_error(Method::KoubeiTradeItemorderQuery, "SYSTEM_ERROR", e))?;
-    match found {
-        Some(Record::KoubeiOrder(order)) => Ok(order_view(&order)),
+    match found.as_deref() {
+        Some(Record::KoubeiOrder(order)) => Ok(order_view(order)),
         _ => Err(MethodError::business(
             INVALID_PARAMETER,
             "参数有误: 订单不存在 (order does not exist)",

@@ -26,7 +26,7 @@ pub async fn call(
     let out_order_id = required(params, "out_order_id")?;
     let found = ctx
         .store
-        .find(
+        .find_shared(
             RecordKind::OmniOrder,
             &caller.merchant,
             KeyKind::Primary,
@@ -35,11 +35,11 @@ pub async fn call(
         .await
         .map_err(|e| system_error(Method::OmniOrderQuery, "isp.SYSTEM_ERROR", e))?;
     let mut result = Node::obj();
-    match found {
+    match found.as_deref() {
         Some(Record::OmniOrder(o))
             if o.out_order_id == out_order_id && o.o2o_guide_id.to_string() == user_id =>
         {
-            result.push("model", order_view(&o));
+            result.push("model", order_view(o));
             result.push("success", Node::Bool(true));
         }
         _ => {

@@ -50,10 +50,10 @@ pub async fn call(
     };
     let found = ctx
         .store
-        .find(RecordKind::OnsiteTrade, &caller.merchant, kind, value)
+        .find_shared(RecordKind::OnsiteTrade, &caller.merchant, kind, value)
         .await
         .map_err(|e| system_error(Method::XlifeOnsiteTradeQuery, SYSTEM_ERROR, e))?;
-    let trade = match found {
+    let trade = match found.as_deref() {
         Some(Record::OnsiteTrade(t)) => t,
         _ => return Err(not_found()),
     };
@@ -65,7 +65,7 @@ pub async fn call(
     let mut root = Node::obj();
     root.push(
         "onsite_trade_query_response",
-        trade_view(&trade, Timestamp(ctx.now)),
+        trade_view(trade, Timestamp(ctx.now)),
     );
     Ok(root)
 }
