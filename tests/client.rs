@@ -772,3 +772,64 @@ print(json.dumps(out))
         json!({"sign_content_equal": true, "v2_verifies": true, "v3_verifies": true, "top_sign_equal": true})
     );
 }
+
+/// The embedded store keeps decoded records between lookups. A `tradeq import` run next to the
+/// server (another process writing the same SQLite file) must show in the very next answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_by_another_process_shows_in_the_next_answer() {
+    let server = TestServer::start_demo(None, &[]);
+    let edi = TopClient::new(top(&server)).unwrap().with_session(None);
+    let ask = || async {
+        edi.edi_alipay_trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+            .await
+            .unwrap()
+            .data
+    };
+    // Asked twice, so the second answer comes from the cache.
+    let before = ask().await;
+    assert_eq!(ask().await, before);
+    let new_status = if before.trade_status == "TRADE_FINISHED" {
+        "TRADE_SUCCESS"
+    } else {
+        "TRADE_FINISHED"
+    };
+
+    // The stored document with another status, newer, loaded by a separate process.
+    let creds = server.credentials();
+    let token = creds["admin_token"].as_str().unwrap().to_string();
+    let url = format!(
+        "http://127.0.0.1:{}/v1/records/alipay-trade/{TRADE_NO}",
+        server.admin_port
+    );
+    let mut doc: Value = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    doc["trade_status"] = json!(new_status);
+    doc["gmt_modified"] = json!("2030-01-01 00:00:00");
+    let file = server.data_dir.path().join("closed.jsonl");
+    std::fs::write(&file, format!("{doc}\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tradeq"))
+        .args(["import", "alipay-trade"])
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(server.data_dir.path())
+        .env_remove("TRADEQ_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let after = ask().await;
+    assert_eq!(after.trade_status, new_status);
+    assert_eq!(after.trade_no, before.trade_no);
+    server.stop();
+}
