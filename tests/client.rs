@@ -812,7 +812,7 @@ async fn an_import_by_another_process_shows_in_the_next_answer() {
         .unwrap();
     doc["trade_status"] = json!(new_status);
     doc["gmt_modified"] = json!("2030-01-01 00:00:00");
-    let file = server.data_dir.path().join("closed.jsonl");
+    let file = server.data_dir.path().join("updated.jsonl");
     std::fs::write(&file, format!("{doc}\n")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tradeq"))
         .args(["import", "alipay-trade"])

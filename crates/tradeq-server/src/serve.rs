@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
@@ -44,7 +44,12 @@ pub fn protocol_router(state: AppState) -> Router {
     Router::new()
         .route("/gateway.do", any(front_door::alipay_v2::handle))
         .route("/v3/{*rest}", any(front_door::alipay_v3::handle))
-        .route("/router/rest", any(front_door::top::handle))
+        .route(
+            "/router/rest",
+            any(|State(state): State<AppState>, req: Request| {
+                front_door::top::serve_request(state, req)
+            }),
+        )
         .fallback(front_door::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(CatchPanicLayer::custom(front_door::panic_response))

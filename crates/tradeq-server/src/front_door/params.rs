@@ -56,11 +56,9 @@ pub fn collect(
 fn is_node_multipart(content_type: &str, body: &[u8]) -> bool {
     // A form body cannot start with `--` (it would be a name beginning with dashes): most
     // requests are decided without reading the Content-Type's parameters.
-    body.starts_with(b"--")
-        && multipart_boundary(content_type).is_some_and(|b| {
-            body.strip_prefix(b"--".as_slice())
-                .is_some_and(|rest| rest.starts_with(b.as_bytes()))
-        })
+    body.strip_prefix(b"--".as_slice()).is_some_and(|rest| {
+        multipart_boundary(content_type).is_some_and(|b| rest.starts_with(b.as_bytes()))
+    })
 }
 
 /// The parameter a parse error is about, when it names one.

@@ -6,8 +6,7 @@
 //! Every answer, errors included, is HTTP 200: the official SDKs drop bodies of other statuses.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method as HttpMethod, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -30,20 +29,8 @@ fn store_failure(err: impl std::fmt::Display) -> TopError {
     TopError::business("isp.SYSTEM_ERROR", "系统异常，请稍后重试")
 }
 
-/// Serves `/router/rest` as a route of the protocol router.
-pub async fn handle(
-    State(state): State<AppState>,
-    http_method: HttpMethod,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = body.map_err(|rejection| rejection.body_text());
-    respond_to(&state, &http_method, &uri, &headers, body).await
-}
-
-/// Serves `/router/rest` straight from the connection (see [`crate::serve::ProtocolService`]):
-/// the body read within the size limit, a panic answered like the router's panic layer does.
+/// Serves `/router/rest`: the body read within the size limit, a panic answered like the router's
+/// panic layer does. [`crate::serve::ProtocolService`] calls it straight from the connection.
 pub async fn serve_request(state: AppState, req: Request) -> Response {
     use futures_util::FutureExt;
     let (parts, body) = req.into_parts();
