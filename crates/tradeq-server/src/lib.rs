@@ -17,6 +17,7 @@ pub mod demo;
 pub mod front_door;
 pub mod methods;
 pub mod metrics;
+pub mod sandbox;
 pub mod serve;
 pub mod state;
 

@@ -7,6 +7,7 @@ use tradeq_store::{NonceStore, Store};
 use crate::config::ServerConfig;
 use crate::credentials::{CredentialCache, KeyCache, SignatureCache};
 use crate::metrics::Metrics;
+use crate::sandbox::Sandbox;
 
 /// Shared server state; cheap to clone.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Journal, faults, clock and lifecycles.
+    pub sandbox: Arc<Sandbox>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             signatures,
             admin_token: admin_token.into(),
             metrics: Metrics::global(),
+            sandbox: Arc::new(Sandbox::default()),
         }
     }
 }

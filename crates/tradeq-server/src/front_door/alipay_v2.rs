@@ -31,6 +31,7 @@ use crate::credentials::{
 };
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
 use crate::metrics::record_request;
+use crate::sandbox::{FrontDoor, Trace};
 use crate::state::AppState;
 
 /// How the answer is to be written: its key, and the app that signs it (when known).
@@ -50,6 +51,7 @@ pub async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let trace_id = request_id();
+    let mut trace = Trace::new(FrontDoor::AlipayV2, &trace_id);
     // A body over the size limit (or one that cannot be read) still gets the gateway's
     // envelope with HTTP 200: the official Python SDK cannot even report a non-200 answer.
     let body = match body {
@@ -92,7 +94,7 @@ pub async fn handle(
             &method_name,
         );
     }
-    let result = answer(&state, &params, &mut reply).await;
+    let result = answer(&state, &params, &mut reply, &mut trace).await;
     finish(&state, &reply, result, &trace_id, &method_name)
 }
 
@@ -133,8 +135,15 @@ fn param_error(e: &ParamError) -> V2Error {
 }
 
 /// Runs every stage; on error, `reply` says how far it got (which key, whether it can sign).
-async fn answer(state: &AppState, params: &ParamSet, reply: &mut Reply) -> Result<String, V2Error> {
+async fn answer(
+    state: &AppState,
+    params: &ParamSet,
+    reply: &mut Reply,
+    trace: &mut Trace,
+) -> Result<String, V2Error> {
     let now = Utc::now();
+    trace.method = params.get("method").map(str::to_string);
+    trace.app = params.get("app_id").map(str::to_string);
     let method = known_method(params);
     if let Some(m) = method {
         reply.key = response_key(m.name());
@@ -167,10 +176,16 @@ async fn answer(state: &AppState, params: &ParamSet, reply: &mut Reply) -> Resul
         (Some(_), None) => return Err(V2Error::invalid_app_id()),
     };
     authenticate(&app, &common, params).await?;
+    // Request timestamps are checked against real time above; business rules read the
+    // sandbox clock.
+    let now = state.sandbox.now();
     let merchant = alipay_merchant(state, &app, common.app_auth_token.as_deref(), now)
         .await
         .map_err(v2_caller_error)?;
+    trace.merchant = Some(merchant.clone());
     let biz = business_params(&app, &common, reply)?;
+    trace.set_biz(&biz);
+    trace.fault = state.sandbox.fault_for(trace).await;
     let caller = Caller {
         merchant,
         always_fund_bill_list: app.app.always_fund_bill_list,

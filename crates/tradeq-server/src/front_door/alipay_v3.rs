@@ -36,6 +36,7 @@ use crate::credentials::{
 };
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError};
 use crate::metrics::record_request;
+use crate::sandbox::{FrontDoor, Trace};
 use crate::state::AppState;
 
 const APP_AUTH_TOKEN_HEADER: &str = "alipay-app-auth-token";
@@ -58,9 +59,22 @@ pub async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let trace_id = request_id();
+    let mut trace = Trace::new(FrontDoor::AlipayV3, &trace_id);
+    trace.method = method_for_v3_path(uri.path());
     let mut reply = Reply::default();
     let result = match &body {
-        Ok(body) => answer(&state, &http_method, &uri, &headers, body, &mut reply).await,
+        Ok(body) => {
+            answer(
+                &state,
+                &http_method,
+                &uri,
+                &headers,
+                body,
+                &mut reply,
+                &mut trace,
+            )
+            .await
+        }
         // Over the size limit, or unreadable: still a JSON error body (the SDKs parse it).
         Err(rejection) => Err(V3Error::new(
             rejection.status().as_u16(),
@@ -101,6 +115,7 @@ async fn answer(
     headers: &HeaderMap,
     body: &[u8],
     reply: &mut Reply,
+    trace: &mut Trace,
 ) -> Result<String, V3Error> {
     let now = Utc::now();
     let header_text = match headers.get(header::AUTHORIZATION) {
@@ -110,6 +125,7 @@ async fn answer(
             .map_err(|_| V3Error::invalid_parameter("Authorization 头含有非 ASCII 字符"))?,
     };
     let auth = parse_authorization(header_text).map_err(|e| V3Error::from_auth_error(&e))?;
+    trace.app = Some(auth.app_id.clone());
     let app = resolve_alipay_app(state, &auth.app_id)
         .await
         .map_err(v3_caller_error)?
@@ -151,11 +167,16 @@ async fn answer(
             "nonce 已被使用，请求被视为重放 (this nonce was already used: replayed request)",
         ));
     }
+    // Request timestamps and nonces use real time above; business rules read the sandbox clock.
+    let now = state.sandbox.now();
     let merchant = alipay_merchant(state, &app, token.as_deref(), now)
         .await
         .map_err(v3_caller_error)?;
+    trace.merchant = Some(merchant.clone());
     let plain_body = decrypt_body(&app, headers, body, reply)?;
     let params = business_params(http_method, uri, plain_body.as_deref().unwrap_or(body))?;
+    trace.set_biz(&params);
+    trace.fault = state.sandbox.fault_for(trace).await;
     let caller = Caller {
         merchant,
         always_fund_bill_list: app.app.always_fund_bill_list,

@@ -22,6 +22,7 @@ use super::params::{collect, error_param};
 use super::request_id;
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
 use crate::metrics::record_request;
+use crate::sandbox::{FrontDoor, Trace};
 use crate::state::AppState;
 
 fn store_failure(err: impl std::fmt::Display) -> TopError {
@@ -54,6 +55,7 @@ async fn respond_to(
     body: Result<Bytes, String>,
 ) -> Response {
     let request_id = request_id();
+    let mut trace = Trace::new(FrontDoor::Top, &request_id);
     // A body that cannot be read (over the size limit, cut short) still gets an envelope with
     // HTTP 200: the SDKs drop bodies of any other status.
     let body = match body {
@@ -83,7 +85,7 @@ async fn respond_to(
         let err = TopError::new(9, "Http action not allowed");
         return error_response(format, &err, &request_id, &method_name);
     }
-    match answer(state, &params).await {
+    match answer(state, &params, &mut trace).await {
         Ok((common, method, node)) => {
             let body = top::render(
                 common.format,
@@ -115,8 +117,11 @@ fn early_format(query: Option<&str>, body: &[u8]) -> TopFormat {
 async fn answer(
     state: &AppState,
     params: &ParamSet,
+    trace: &mut Trace,
 ) -> Result<(TopCommon, Method, tradeq_wire::view::Node), TopError> {
     let pairs: Vec<(&str, &str)> = params.iter().collect();
+    trace.method = params.get("method").map(str::to_string);
+    trace.app = params.get("app_key").map(str::to_string);
     let now = Utc::now();
     // `Duration::seconds` panics past ±i64::MAX ms; an absurd setting falls back to the default.
     let window = chrono::Duration::try_seconds(state.config.top_timestamp_window_secs)
@@ -132,7 +137,11 @@ async fn answer(
         .map_err(store_failure)?
         .ok_or_else(TopError::invalid_app_key)?;
     authenticate(&app, &common, params)?;
+    // Request timestamps are checked against real time above; business rules read the
+    // sandbox clock.
+    let now = state.sandbox.now();
     let merchant = resolve_merchant(state, &app, &common, method, now).await?;
+    trace.merchant = Some(merchant.clone());
     let caller = Caller {
         merchant,
         always_fund_bill_list: false,
@@ -142,6 +151,8 @@ async fn answer(
         .filter(|(k, _)| !SYSTEM_PARAMS.contains(k))
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect();
+    trace.set_biz(&biz);
+    trace.fault = state.sandbox.fault_for(trace).await;
     let ctx = MethodCtx {
         store: state.store.as_ref(),
         now,

@@ -1,0 +1,213 @@
+//! The sandbox layer: the request journal, fault injection, the controllable clock and record
+//! lifecycles. It sits beside the front doors and the methods, not inside them:
+//!
+//! ```text
+//! HTTP ─▶ front door ──▶ sandbox.fault_for(trace) ──▶ method ──▶ store
+//!             │              fault? → the front door renders it in its own protocol
+//!             ◀── encode, sign ◀── sandbox.record(trace, answer) ── journal entry
+//! ```
+//!
+//! A front door fills a [`Trace`] with the facts it already has (front door, method, app,
+//! merchant, record key, parameters, verification outcome); the sandbox never parses a protocol.
+//! A fault is handed back as a value ([`FaultAction`]) that each front door renders in its own
+//! dialect, so an injected `ACQ.SYSTEM_ERROR` is byte for byte what a real one is.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Which front door carried a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrontDoor {
+    /// `/gateway.do`.
+    AlipayV2,
+    /// `/v3/…`.
+    AlipayV3,
+    /// `/router/rest`.
+    Top,
+}
+
+impl FrontDoor {
+    /// The name used in the journal, in fault rules and in the admin API.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FrontDoor::AlipayV2 => "alipay_v2",
+            FrontDoor::AlipayV3 => "alipay_v3",
+            FrontDoor::Top => "top",
+        }
+    }
+
+    /// The front door by its name.
+    pub fn from_name(name: &str) -> Option<FrontDoor> {
+        [FrontDoor::AlipayV2, FrontDoor::AlipayV3, FrontDoor::Top]
+            .into_iter()
+            .find(|d| d.as_str() == name)
+    }
+}
+
+/// What a fault rule does to a request it matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// Answer with this protocol error (by its code or sub_code), rendered and signed exactly as
+    /// the front door renders a real one.
+    Error {
+        /// `ACQ.SYSTEM_ERROR`, `isp.unknown-error`, `7`, …
+        code: String,
+    },
+    /// Wait, then answer normally: `ms`, or a uniform draw from `min_ms..=max_ms`.
+    Delay {
+        /// A fixed delay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ms: Option<u64>,
+        /// The lower bound of a random delay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_ms: Option<u64>,
+        /// The upper bound of a random delay.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_ms: Option<u64>,
+    },
+    /// Hold the request without answering for `ms` (bounded), then close the connection.
+    Timeout {
+        /// How long to hold it.
+        ms: u64,
+    },
+    /// Close the connection without an answer.
+    Reset,
+    /// Answer with this HTTP status and an empty body, as a load balancer does.
+    HttpStatus {
+        /// The status code.
+        status: u16,
+    },
+    /// A valid answer whose signature is corrupted.
+    BadSignature,
+    /// The answer cut after `bytes` bytes.
+    Truncate {
+        /// How many bytes of the body are sent.
+        bytes: usize,
+    },
+}
+
+/// A fault applied to one request: the rule and what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedFault {
+    /// The rule's id.
+    pub rule_id: String,
+    /// What it did.
+    pub action: FaultAction,
+}
+
+/// The facts a front door gathers about one request, for fault matching and the journal.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// The id the answer carries (v2 `trace_id` header, TOP `request_id`, v3 `alipay-trace-id`).
+    pub id: String,
+    /// When the request arrived (real time).
+    pub received_at: DateTime<Utc>,
+    /// For the latency.
+    pub started: Instant,
+    /// The front door.
+    pub front_door: FrontDoor,
+    /// The method, once read.
+    pub method: Option<String>,
+    /// The app id / app key, once read.
+    pub app: Option<String>,
+    /// The effective merchant, once resolved.
+    pub merchant: Option<String>,
+    /// The record key the request asks for (`trade_no`, `order_id`, …), once read.
+    pub record_key: Option<String>,
+    /// The decoded business parameters, once read.
+    pub biz: Option<Map<String, Value>>,
+    /// The fault applied, if any.
+    pub fault: Option<AppliedFault>,
+}
+
+impl Trace {
+    /// A trace for a request that just arrived.
+    pub fn new(front_door: FrontDoor, id: &str) -> Trace {
+        Trace {
+            id: id.to_string(),
+            received_at: Utc::now(),
+            started: Instant::now(),
+            front_door,
+            method: None,
+            app: None,
+            merchant: None,
+            record_key: None,
+            biz: None,
+            fault: None,
+        }
+    }
+
+    /// Records the business parameters and the record key they name.
+    pub fn set_biz(&mut self, biz: &Map<String, Value>) {
+        self.record_key = record_key(biz);
+        self.biz = Some(biz.clone());
+    }
+}
+
+/// The record key a request names: the first of the five methods' key parameters present, in
+/// each method's priority order (the EDI method's keys travel inside its one JSON parameter).
+pub fn record_key(biz: &Map<String, Value>) -> Option<String> {
+    const KEYS: [&str; 6] = [
+        "trade_no",
+        "order_no",
+        "order_id",
+        "short_trade_no",
+        "out_trade_no",
+        "out_order_id",
+    ];
+    let text = |v: &Value| match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    if let Some(Value::String(inner)) = biz.get("edi_alipay_trade_query_request") {
+        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(inner) {
+            return record_key(&map);
+        }
+    }
+    KEYS.iter().find_map(|k| biz.get(*k).and_then(text))
+}
+
+/// The sandbox: one per server, shared by every request.
+#[derive(Debug, Default)]
+pub struct Sandbox {}
+
+impl Sandbox {
+    /// The business clock: what "now" is for token expiry, short trade numbers, bills and
+    /// lifecycles.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    /// The fault to apply to a request, if a rule matches it.
+    pub async fn fault_for(&self, _trace: &Trace) -> Option<AppliedFault> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_key_follows_each_methods_priority() {
+        let map = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let biz = map(serde_json::json!({"out_trade_no": "o", "trade_no": "t"}));
+        assert_eq!(record_key(&biz).as_deref(), Some("t"));
+        let biz = map(serde_json::json!({"out_trade_no": "o", "short_trade_no": 7777}));
+        assert_eq!(record_key(&biz).as_deref(), Some("7777"));
+        let biz = map(serde_json::json!({
+            "edi_alipay_trade_query_request": "{\"out_trade_no\":\"x\"}"
+        }));
+        assert_eq!(record_key(&biz).as_deref(), Some("x"));
+        assert_eq!(record_key(&Map::new()), None);
+    }
+}
