@@ -25,11 +25,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    let code = match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    // Dropping the runtime would wait for every blocking task still running; the work that
+    // matters is done (the drain has its own bound), so exiting is bounded too.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
 }

@@ -55,6 +55,12 @@ struct FileConfig {
     signature_cache_entries: Option<usize>,
     credential_cache_ttl_ms: Option<u64>,
     record_cache_entries: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    admin_max_connections: Option<usize>,
+    drain_timeout_secs: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -85,7 +91,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_body_bytes,
         max_admin_body_bytes,
         signature_cache_entries,
-        credential_cache_ttl_ms
+        credential_cache_ttl_ms,
+        header_read_timeout_secs,
+        body_read_timeout_secs,
+        idle_timeout_secs,
+        max_connections,
+        admin_max_connections,
+        drain_timeout_secs
     );
     config.validate()?;
     let store_args = StoreArgs {

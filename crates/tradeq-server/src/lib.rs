@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod sandbox;
 pub mod serve;
 pub mod state;
+pub mod transport;
 
 pub use config::ServerConfig;
 pub use serve::{serve, Listeners};
