@@ -1,6 +1,8 @@
 //! `tradeq`: serve the five trade-query APIs, load data, manage credentials, and query as a
 //! client.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use std::process::ExitCode;
