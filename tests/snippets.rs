@@ -221,18 +221,21 @@ struct Runner<'a> {
     ran: usize,
 }
 
-const SHELL_PRELUDE: &str = r#"set -e
-curl() { command curl --fail-with-body --silent --show-error "$@"; }
+/// Runs before each shell block: `curl` that fails on an HTTP error, and the variables of the
+/// file's earlier blocks (saved by `__snippet_save` after each block, as one terminal would keep
+/// them).
+const SHELL_PRELUDE: &str = r#"curl() { command curl --fail-with-body --silent --show-error "$@"; }
 __snippet_base=" $(compgen -v | tr '\n' ' ') "
 if [ -f .snippet-vars ]; then source .snippet-vars; fi
 __snippet_save() {
   local name
   for name in $(compgen -v); do
     case "$__snippet_base" in *" $name "*) continue ;; esac
-    case "$name" in __snippet*|name) continue ;; esac
+    case "$name" in __snippet* | name | FUNCNAME | BASH* | PIPESTATUS | _) continue ;; esac
     declare -p "$name"
   done > .snippet-vars
 }
+set -e
 "#;
 
 impl Runner<'_> {
@@ -286,7 +289,16 @@ impl Runner<'_> {
         let mut cmd = Command::new(&program);
         cmd.args(&args).current_dir(&dir);
         snippet_env(&mut cmd, self.python.as_deref());
+        let started = Instant::now();
         let (ok, output) = run_with_timeout(cmd, Duration::from_secs(timeout), &dir);
+        eprintln!(
+            "{} line {} ({:?}): {} in {:.1} s",
+            self.label,
+            snippet.line,
+            snippet.lang,
+            if ok { "ok" } else { "FAILED" },
+            started.elapsed().as_secs_f64()
+        );
         if !ok {
             self.fail(snippet, &code, &output);
         }
@@ -339,7 +351,13 @@ impl Runner<'_> {
             .arg(krate.join("Cargo.toml"))
             .env("CARGO_TARGET_DIR", &target)
             .current_dir(&krate);
+        let started = Instant::now();
         let (ok, output) = run_with_timeout(cmd, Duration::from_secs(900), self.work.path());
+        eprintln!(
+            "{} line {n}: built in {:.1} s",
+            self.label,
+            started.elapsed().as_secs_f64()
+        );
         if ok {
             Ok(target.join("debug/snippet"))
         } else {
@@ -353,7 +371,7 @@ impl Runner<'_> {
             self.label, snippet.line, snippet.lang
         );
         if let Some((file, command)) = &snippet.file_and_command {
-            let _ = write!(msg, "--- saved as {file}, run `{command}` ---\n");
+            let _ = writeln!(msg, "--- saved as {file}, run `{command}` ---");
         }
         let _ = write!(msg, "--- output ---\n{output}");
         eprintln!("{msg}");
