@@ -215,16 +215,21 @@ Python, official Alipay SDK (pip install alipay-sdk-python); save as demo_offici
     import json
     from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
     from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
+    from alipay.aop.api.domain.AlipayTradeQueryModel import AlipayTradeQueryModel
     from alipay.aop.api.request.AlipayTradeQueryRequest import AlipayTradeQueryRequest
     creds = json.load(open({quoted}))
+    def body(pem):  # this SDK takes keys as bare base64
+        return "".join(l for l in pem.splitlines() if not l.startswith("-----"))
     config = AlipayClientConfig()
     config.server_url = "http://{host}/gateway.do"
     config.app_id = creds["alipay"]["app_id"]
-    config.app_private_key = creds["alipay"]["app_private_key_pkcs1_pem"]
-    config.alipay_public_key = creds["alipay"]["alipay_public_key_pem"]
-    req = AlipayTradeQueryRequest()
-    req.biz_content = {{"out_trade_no": "6823789339978248"}}
-    print(DefaultAlipayClient(alipay_client_config=config).execute(req))
+    config.app_private_key = body(creds["alipay"]["app_private_key_pkcs1_pem"])
+    config.alipay_public_key = body(creds["alipay"]["alipay_public_key_pem"])
+    model = AlipayTradeQueryModel()
+    model.out_trade_no = "6823789339978248"
+    r = json.loads(DefaultAlipayClient(alipay_client_config=config).execute(AlipayTradeQueryRequest(biz_model=model)))
+    assert r["code"] == "10000", r
+    print(r["trade_status"])
 "#
         )
     } else {
