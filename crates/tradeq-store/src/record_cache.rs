@@ -38,10 +38,13 @@ pub(crate) struct Stamp([u8; HEADER_BYTES]);
 /// dropped, or when a header read fails) would silently unlock the wal-index under the
 /// connections still open on it. So a descriptor, once open, is never closed: one per `-shm`
 /// file the process ever probed, reused when the same file is probed again.
-fn held_descriptors() -> &'static Mutex<HashMap<(u64, u64), Arc<File>>> {
-    static HELD: OnceLock<Mutex<HashMap<(u64, u64), Arc<File>>>> = OnceLock::new();
+fn held_descriptors() -> &'static Mutex<Held> {
+    static HELD: OnceLock<Mutex<Held>> = OnceLock::new();
     HELD.get_or_init(Default::default)
 }
+
+/// Open `-shm` descriptors by (device, inode).
+type Held = HashMap<(u64, u64), Arc<File>>;
 
 /// Reads the wal-index header of one database.
 struct ChangeProbe {
