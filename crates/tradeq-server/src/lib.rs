@@ -11,6 +11,7 @@
 #![recursion_limit = "256"]
 
 pub mod admin;
+pub mod admin_token;
 pub mod config;
 pub mod credentials;
 pub mod demo;

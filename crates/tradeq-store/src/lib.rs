@@ -24,6 +24,7 @@ use tradeq_model::{KeyKind, Record, RecordKind, VersionStamp};
 
 mod codec;
 mod error;
+pub mod file_modes;
 pub mod memory_nonces;
 mod plan;
 pub mod postgres;

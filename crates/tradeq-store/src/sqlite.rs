@@ -214,6 +214,15 @@ impl SqliteStore {
             // Every kind has about a dozen statement shapes; the default cache of 100 would
             // evict and re-prepare them.
             .statement_cache_capacity(512);
+        if !memory {
+            // Before SQLite creates it (0644): the file holds every secret of the store, and
+            // its -wal and -shm inherit its mode.
+            let path = base.get_filename();
+            crate::file_modes::create_private(path).map_err(|e| StoreError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
         // WAL is a property of the file; an in-memory database has no use for it.
         let base = if memory {
             base
@@ -245,7 +254,15 @@ impl SqliteStore {
         let fast = if memory {
             None
         } else {
-            Some(FastReader::new(base.get_filename()))
+            let path = base.get_filename();
+            for (file, mode) in crate::file_modes::shared_store_files(path) {
+                tracing::warn!(
+                    "{} is accessible to other users (mode {mode:o}) and holds secrets: \
+                     chmod 600 it (and chmod 700 its directory)",
+                    file.display()
+                );
+            }
+            Some(FastReader::new(path))
         };
         let (read, checkpointer) = if memory {
             (write.clone(), None)
