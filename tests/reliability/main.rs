@@ -1,0 +1,9 @@
+//! What must hold when things go wrong: restarts, interrupted imports, a database that goes
+//! away, files other users could read. One module per concern.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod file_modes;
+mod node;
+mod replay;
