@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod checkpoint;
 mod file_modes;
 mod node;
 mod replay;

@@ -88,6 +88,28 @@ pub trait Store: Send + Sync + 'static {
         records: &[Record],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError>;
 
+    /// [`Store::upsert_batch`], recording in the same transaction that an import of a file got
+    /// this far: the checkpoint is committed exactly when the batch is.
+    async fn upsert_batch_checkpointed(
+        &self,
+        records: &[Record],
+        checkpoint: &ImportCheckpoint,
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError>;
+
+    /// The checkpoint of an interrupted import of `file_id` as `kind` into this store.
+    async fn import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<Option<ImportCheckpoint>, StoreError>;
+
+    /// Forgets the checkpoint of an import (once it completed, or to start over).
+    async fn clear_import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<(), StoreError>;
+
     /// Finds a record of `kind` owned by `merchant` by one of its keys. A record of another
     /// merchant is `None`, exactly like a missing one.
     async fn find(
@@ -173,6 +195,23 @@ pub trait Store: Send + Sync + 'static {
     /// the database agrees on which nonces were used. (A single process may prefer the faster
     /// [`memory_nonces::MemoryNonceStore`].)
     fn nonce_store(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn NonceStore>;
+}
+
+/// How far an import of one file into a store got: the last line of the last committed batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportCheckpoint {
+    /// Names the file (a digest of its canonical path).
+    pub file_id: String,
+    /// What its lines are.
+    pub kind: RecordKind,
+    /// The file's length when the checkpoint was written.
+    pub file_len: u64,
+    /// Its modification time then, in nanoseconds since the epoch.
+    pub modified_ns: i64,
+    /// Where the next line starts.
+    pub byte_offset: u64,
+    /// The last line committed.
+    pub line: u64,
 }
 
 /// Remembers v3 request nonces for their validity window so a replay is refused.

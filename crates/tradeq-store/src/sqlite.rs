@@ -29,7 +29,9 @@ use crate::codec::{
 use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
 use crate::record_cache::{self, RecordCache};
 use crate::sqlite_reader::FastReader;
-use crate::{AuditEntry, NonceStore, Store, StoreError, StoreOptions, WriteOutcome};
+use crate::{
+    AuditEntry, ImportCheckpoint, NonceStore, Store, StoreError, StoreOptions, WriteOutcome,
+};
 
 /// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
 /// SQLite's 32,766 bound parameters, and bigger statements gain nothing measurable.
@@ -347,6 +349,7 @@ impl SqliteStore {
         &self,
         records: &[Record],
         refused: &[usize],
+        checkpoint: Option<&ImportCheckpoint>,
     ) -> Result<Attempt, StoreError> {
         let mut batch = Batch::new(records);
         for &i in refused {
@@ -419,9 +422,37 @@ impl SqliteStore {
             .map(|&(i, action)| AuditRow::of(&records[i], action))
             .collect();
         self.insert_audit(&mut tx, at, &audit).await?;
+        if let Some(cp) = checkpoint {
+            put_checkpoint(&mut tx, cp).await?;
+        }
         tx.commit().await?;
         self.wrote();
         Ok(Attempt::Done(batch.finish()))
+    }
+
+    async fn upsert_batch_with(
+        &self,
+        records: &[Record],
+        checkpoint: Option<&ImportCheckpoint>,
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        if records.is_empty() {
+            if let Some(cp) = checkpoint {
+                let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+                put_checkpoint(&mut tx, cp).await?;
+                tx.commit().await?;
+                self.wrote();
+            }
+            return Ok(Vec::new());
+        }
+        let mut refused = Vec::new();
+        loop {
+            match self.attempt_batch(records, &refused, checkpoint).await? {
+                Attempt::Done(outcomes) => return Ok(outcomes),
+                // Rolled back: plan again without the record that cannot be stored. Each
+                // round refuses one more record, so this ends.
+                Attempt::Unstorable(i) => refused.push(i),
+            }
+        }
     }
 
     /// Runs the batch lookup of one kind.
@@ -520,18 +551,45 @@ impl Store for SqliteStore {
         &self,
         records: &[Record],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut refused = Vec::new();
-        loop {
-            match self.attempt_batch(records, &refused).await? {
-                Attempt::Done(outcomes) => return Ok(outcomes),
-                // Rolled back: plan again without the record that cannot be stored. Each
-                // round refuses one more record, so this ends.
-                Attempt::Unstorable(i) => refused.push(i),
-            }
-        }
+        self.upsert_batch_with(records, None).await
+    }
+
+    async fn upsert_batch_checkpointed(
+        &self,
+        records: &[Record],
+        checkpoint: &ImportCheckpoint,
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        self.upsert_batch_with(records, Some(checkpoint)).await
+    }
+
+    async fn import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<Option<ImportCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT file_len, modified_ns, byte_offset, line FROM import_checkpoint \
+             WHERE file_id = ?1 AND kind = ?2",
+        )
+        .bind(file_id)
+        .bind(kind.as_str())
+        .fetch_optional(&self.write)
+        .await?;
+        row.map(|r| checkpoint_row(file_id, kind, &r)).transpose()
+    }
+
+    async fn clear_import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM import_checkpoint WHERE file_id = ?1 AND kind = ?2")
+            .bind(file_id)
+            .bind(kind.as_str())
+            .execute(&self.write)
+            .await?;
+        self.wrote();
+        Ok(())
     }
 
     async fn find(
@@ -927,4 +985,45 @@ async fn list<T: serde::de::DeserializeOwned>(
 /// Tokens and sessions are secrets: an error names only their first characters.
 fn redact(secret: &str) -> String {
     tradeq_model::credentials::redact(secret)
+}
+
+/// Writes an import checkpoint inside the batch's transaction.
+async fn put_checkpoint(
+    conn: &mut sqlx::SqliteConnection,
+    cp: &ImportCheckpoint,
+) -> Result<(), StoreError> {
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO import_checkpoint \
+         (file_id, kind, file_len, modified_ns, byte_offset, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (file_id, kind) DO UPDATE SET file_len = excluded.file_len, \
+         modified_ns = excluded.modified_ns, byte_offset = excluded.byte_offset, \
+         line = excluded.line",
+    )
+    .bind(&cp.file_id)
+    .bind(cp.kind.as_str())
+    .bind(int(cp.file_len))
+    .bind(cp.modified_ns)
+    .bind(int(cp.byte_offset))
+    .bind(int(cp.line))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// An import checkpoint from its row (`file_len, modified_ns, byte_offset, line`).
+fn checkpoint_row(
+    file_id: &str,
+    kind: RecordKind,
+    row: &sqlx::sqlite::SqliteRow,
+) -> Result<ImportCheckpoint, StoreError> {
+    let uint = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(ImportCheckpoint {
+        file_id: file_id.to_string(),
+        kind,
+        file_len: uint(row.try_get(0)?),
+        modified_ns: row.try_get(1)?,
+        byte_offset: uint(row.try_get(2)?),
+        line: uint(row.try_get(3)?),
+    })
 }
