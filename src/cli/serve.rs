@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
@@ -56,6 +56,8 @@ struct FileConfig {
     signature_cache_entries: Option<usize>,
     credential_cache_ttl_ms: Option<u64>,
     record_cache_entries: Option<usize>,
+    database_timeout_ms: Option<u64>,
+    read_busy_timeout_ms: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -86,7 +88,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_body_bytes,
         max_admin_body_bytes,
         signature_cache_entries,
-        credential_cache_ttl_ms
+        credential_cache_ttl_ms,
+        database_timeout_ms,
+        read_busy_timeout_ms
     );
     config.validate()?;
     let store_args = StoreArgs {
@@ -102,6 +106,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(entries) = file.record_cache_entries {
         store_options.record_cache_entries = entries;
     }
+    store_options.database_timeout = Some(Duration::from_millis(config.database_timeout_ms));
+    store_options.read_busy_timeout = Some(Duration::from_millis(config.read_busy_timeout_ms));
     let store = store_args.open_with(&store_options).await?;
     // Used nonces live in the database on every backend: a request captured before a restart
     // is still refused after it, and nodes sharing PostgreSQL agree on them.

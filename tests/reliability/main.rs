@@ -7,4 +7,5 @@ mod support;
 mod checkpoint;
 mod file_modes;
 mod node;
+mod outage;
 mod replay;

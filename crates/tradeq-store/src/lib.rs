@@ -241,12 +241,21 @@ pub struct StoreOptions {
     /// commit, by any process, empties it); 0 turns the cache off. PostgreSQL reads through:
     /// other nodes write without telling this one.
     pub record_cache_entries: usize,
+    /// How long an operation waits for a PostgreSQL connection before it fails (`None`: the
+    /// pool's default, 10 s). While the database is away every operation waits this long, so
+    /// a server sets it low enough to answer its clients' retryable error before they give up.
+    pub database_timeout: Option<std::time::Duration>,
+    /// How long an SQLite point read waits for a lock another connection holds (a checkpoint,
+    /// a recovery) before it fails with a retryable error (`None`: 100 ms).
+    pub read_busy_timeout: Option<std::time::Duration>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             record_cache_entries: 16_384,
+            database_timeout: None,
+            read_busy_timeout: None,
         }
     }
 }
@@ -261,7 +270,13 @@ pub async fn open_with(
             sqlite::SqliteStore::open_with(url, options).await?,
         ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?))
+        let mut pg = postgres::PgOptions::default();
+        if let Some(timeout) = options.database_timeout {
+            pg.acquire_timeout = timeout;
+        }
+        Ok(std::sync::Arc::new(
+            postgres::PgStore::open_with(url, pg).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(
             url.split(':').next().unwrap_or("").to_string(),

@@ -189,6 +189,9 @@ impl SqliteStore {
             .unwrap_or(2)
             .clamp(2, 8) as u32;
         let mut store = SqliteStore::open_with_readers(url, readers).await?;
+        if let (Some(fast), Some(timeout)) = (&mut store.fast, options.read_busy_timeout) {
+            fast.set_busy_timeout(timeout);
+        }
         if let Some(fast) = &store.fast {
             // The writer's connection, open for the store's lifetime, keeps the wal-index there.
             store.cache = RecordCache::open(fast.path(), options.record_cache_entries);

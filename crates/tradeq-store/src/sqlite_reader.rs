@@ -26,7 +26,14 @@ const MMAP_BYTES: u64 = 0x7fff_0000;
 pub(crate) struct FastReader {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// How long a read waits on a lock another connection holds. These reads run on the async
+    /// runtime's worker threads, so a wait here stalls every request queued on that worker:
+    /// short, and a timeout is answered as the protocol's retryable error.
+    busy_timeout: Duration,
 }
+
+/// The default of [`FastReader::busy_timeout`].
+pub(crate) const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
 fn reader_error(e: rusqlite::Error) -> StoreError {
     StoreError::Reader(e.to_string())
@@ -37,7 +44,13 @@ impl FastReader {
         FastReader {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            busy_timeout: READ_BUSY_TIMEOUT,
         }
+    }
+
+    /// Sets how long a read waits on another connection's lock.
+    pub(crate) fn set_busy_timeout(&mut self, timeout: Duration) {
+        self.busy_timeout = timeout;
     }
 
     /// The database file.
@@ -51,8 +64,7 @@ impl FastReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(reader_error)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(reader_error)?;
+        conn.busy_timeout(self.busy_timeout).map_err(reader_error)?;
         conn.set_prepared_statement_cache_capacity(64);
         // Pages read through a memory map cost no system call and no copy; a private page cache
         // of 2 MiB (SQLite's default) would send most lookups of a large store back to pread.
