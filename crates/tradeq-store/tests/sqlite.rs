@@ -289,6 +289,7 @@ async fn record_cache_can_be_turned_off() {
     let url = format!("sqlite://{}", dir.path().join("nocache.db").display());
     let options = tradeq_store::StoreOptions {
         record_cache_entries: 0,
+        ..Default::default()
     };
     let store = SqliteStore::open_with(&url, &options).await.unwrap();
     let trade = suite::alipay("T1", "O1", suite::SELLER, "2014-11-27 15:45:57", 1);
