@@ -132,4 +132,38 @@ mod tests {
         );
         assert_eq!(reader.first_row(sql, &["b"]).unwrap(), None);
     }
+
+    #[test]
+    fn a_read_behind_another_connections_lock_fails_fast() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let setup = Connection::open(&path).unwrap();
+        setup
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, doc TEXT);
+                 INSERT INTO t VALUES ('a', '{}');",
+            )
+            .unwrap();
+        drop(setup);
+        // A connection that keeps the file to itself (exclusive locking mode) until it is done.
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN IMMEDIATE; DELETE FROM t;")
+            .unwrap();
+        let reader = FastReader::new(&path);
+        let started = std::time::Instant::now();
+        let result = reader.first_row("SELECT k, doc FROM t WHERE k = ?1", &["a"]);
+        let took = started.elapsed();
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("locked"), "{err}");
+        assert!(
+            took >= READ_BUSY_TIMEOUT / 2,
+            "it did not wait at all: {took:?}"
+        );
+        assert!(
+            took < Duration::from_secs(1),
+            "a blocked read held its thread for {took:?}"
+        );
+        holder.execute_batch("ROLLBACK").unwrap();
+    }
 }
