@@ -25,6 +25,7 @@ async fn secrets_are_owner_only_and_the_admin_token_is_stored_as_a_digest() {
         "tradeq.db",
         "tradeq.db-wal",
         "tradeq.db-shm",
+        "tradeq.db-nonces",
         "admin-token",
         "demo-credentials.json",
     ] {

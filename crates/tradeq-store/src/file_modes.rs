@@ -28,7 +28,7 @@ pub(crate) fn create_private(db: &Path) -> std::io::Result<()> {
 /// their owner, with their modes.
 pub fn shared_store_files(db: &Path) -> Vec<(PathBuf, u32)> {
     let mut found = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-nonces", "-nonces-wal", "-nonces-shm"] {
         let mut name = db.as_os_str().to_owned();
         name.push(suffix);
         let path = PathBuf::from(name);

@@ -10,8 +10,10 @@
 //! for the batch's keys, the records are then replayed in order against it) and written with
 //! multi-row statements, which is what makes bulk imports fast on both backends.
 //!
-//! v3 nonces are remembered by a [`NonceStore`]: [`memory_nonces::MemoryNonceStore`] for one
-//! process, or the database itself ([`Store::nonce_store`]) when several processes share it.
+//! v3 nonces are remembered by a [`NonceStore`]: the store's own ([`Store::nonce_store`]: a
+//! table of the PostgreSQL database, a file beside the SQLite one), which outlives a restart and
+//! is shared by every process using the database, or [`memory_nonces::MemoryNonceStore`] for a
+//! process that needs neither.
 
 #![warn(missing_docs)]
 

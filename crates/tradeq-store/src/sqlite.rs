@@ -61,6 +61,13 @@ pub struct SqliteStore {
     audit_insert: Vec<String>,
     /// Claims since start, to purge expired nonces now and then.
     nonce_claims: AtomicU64,
+    /// Where used v3 nonces are kept: for a file, a database file of their own beside it
+    /// (`<file>-nonces`), so that a v3 request's commit neither rewrites `tradeq.db`'s
+    /// wal-index (which would empty the record cache on every v3 request) nor queues behind an
+    /// import on the record writer; in memory, the one connection.
+    nonces: SqlitePool,
+    /// Whether `nonces` is the record writer itself.
+    nonces_in_main: bool,
     /// Background WAL checkpoints (files only).
     checkpointer: Option<Checkpointer>,
     /// Direct point reads (files only; an in-memory database is private to its sqlx connection).
@@ -269,6 +276,11 @@ impl SqliteStore {
             }
             Some(FastReader::new(path))
         };
+        let nonces = if memory {
+            write.clone()
+        } else {
+            open_nonce_file(base.get_filename()).await?
+        };
         let (read, checkpointer) = if memory {
             (write.clone(), None)
         } else {
@@ -301,6 +313,8 @@ impl SqliteStore {
             kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
             audit_insert,
             nonce_claims: AtomicU64::new(0),
+            nonces,
+            nonces_in_main: memory,
             checkpointer,
             fast,
             cache: None,
@@ -917,6 +931,9 @@ impl Store for SqliteStore {
         if let Some(c) = &self.checkpointer {
             c.task.abort();
         }
+        if !self.nonces_in_main {
+            self.nonces.close().await;
+        }
         self.read.close().await;
         self.write.close().await;
     }
@@ -943,7 +960,7 @@ impl NonceStore for SqliteStore {
             )
             .bind(now_ms)
             .bind(NONCE_PURGE_LIMIT)
-            .execute(&self.write)
+            .execute(&self.nonces)
             .await?;
         }
         // Inserted, or an expired row reclaimed: one row changed. A live row: none.
@@ -956,11 +973,50 @@ impl NonceStore for SqliteStore {
         .bind(nonce)
         .bind(millis(expires_at))
         .bind(now_ms)
-        .execute(&self.write)
+        .execute(&self.nonces)
         .await?;
-        self.wrote();
+        if self.nonces_in_main {
+            self.wrote();
+        }
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Opens (creating it 0600 if missing) the nonce database beside the database file `db`.
+async fn open_nonce_file(db: &std::path::Path) -> Result<SqlitePool, StoreError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-nonces");
+    let path = std::path::PathBuf::from(name);
+    crate::file_modes::create_private(&path).map_err(|e| StoreError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options)
+        .await?;
+    // The schema of this side file is this one table, the same as `used_nonce` in the store's
+    // migrations (which the in-memory store uses).
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS used_nonce (app_id TEXT NOT NULL, nonce TEXT NOT NULL, \
+         expires_at INTEGER NOT NULL, PRIMARY KEY (app_id, nonce))",
+    )
+    .execute(&pool)
+    .await?;
+    sqlx::query("CREATE INDEX IF NOT EXISTS used_nonce_expires_at ON used_nonce (expires_at)")
+        .execute(&pool)
+        .await?;
+    Ok(pool)
 }
 
 /// Lists credentials of one table as `(key, doc)` rows.
