@@ -119,13 +119,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => stored_admin_token(store.as_ref(), &data_dir).await?,
     };
     let demo_creds_path = data_dir.join("demo-credentials.json");
-    if store_args.database_url.is_none() || args.demo {
-        private_files::warn_if_shared(&[
-            &data_dir,
-            &data_dir.join("admin-token"),
-            &demo_creds_path,
-        ]);
-    }
+    // (The data directory itself was checked when the embedded store was opened.)
+    private_files::warn_if_shared(&[&data_dir.join("admin-token"), &demo_creds_path]);
 
     let shutdown = shutdown_signal();
     let listeners = Listeners::bind(config.listen, config.admin_listen)
