@@ -58,6 +58,12 @@ struct FileConfig {
     record_cache_entries: Option<usize>,
     database_timeout_ms: Option<u64>,
     read_busy_timeout_ms: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    admin_max_connections: Option<usize>,
+    drain_timeout_secs: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -90,7 +96,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         signature_cache_entries,
         credential_cache_ttl_ms,
         database_timeout_ms,
-        read_busy_timeout_ms
+        read_busy_timeout_ms,
+        header_read_timeout_secs,
+        body_read_timeout_secs,
+        idle_timeout_secs,
+        max_connections,
+        admin_max_connections,
+        drain_timeout_secs
     );
     config.validate()?;
     let store_args = StoreArgs {

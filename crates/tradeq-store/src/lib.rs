@@ -15,6 +15,7 @@
 //! is shared by every process using the database, or [`memory_nonces::MemoryNonceStore`] for a
 //! process that needs neither.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use async_trait::async_trait;
