@@ -108,6 +108,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .clone()
             .or(file.database_url.clone()),
     };
+    // Ports first: a start that cannot listen must leave no store, token or file behind.
+    let shutdown = shutdown_signal();
+    let listeners = Listeners::bind(config.listen, config.admin_listen).await?;
     let data_dir = store_args.data_dir();
     let mut store_options = tradeq_store::StoreOptions::default();
     if let Some(entries) = file.record_cache_entries {
@@ -127,15 +130,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => stored_admin_token(store.as_ref(), &data_dir).await?,
     };
 
-    let shutdown = shutdown_signal();
-    let listeners = Listeners::bind(config.listen, config.admin_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} and {}",
-                config.listen, config.admin_listen
-            )
-        })?;
     let gateway_url = format!("http://{}", listeners.protocol.local_addr()?);
     let admin_url = format!("http://{}", listeners.admin.local_addr()?);
 
