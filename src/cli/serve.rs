@@ -4,17 +4,18 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
+use tradeq_server::admin_token::AdminToken;
 use tradeq_server::serve::shutdown_signal;
 use tradeq_server::{AppState, Listeners, ServerConfig};
-use tradeq_store::memory_nonces::MemoryNonceStore;
 use tradeq_store::{NonceStore, Store};
 
+use super::private_files::{self, write_private};
 use super::StoreArgs;
 
 #[derive(Debug, Args)]
@@ -55,6 +56,8 @@ struct FileConfig {
     signature_cache_entries: Option<usize>,
     credential_cache_ttl_ms: Option<u64>,
     record_cache_entries: Option<usize>,
+    database_timeout_ms: Option<u64>,
+    read_busy_timeout_ms: Option<u64>,
     header_read_timeout_secs: Option<u64>,
     body_read_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
@@ -92,6 +95,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_admin_body_bytes,
         signature_cache_entries,
         credential_cache_ttl_ms,
+        database_timeout_ms,
+        read_busy_timeout_ms,
         header_read_timeout_secs,
         body_read_timeout_secs,
         idle_timeout_secs,
@@ -116,40 +121,45 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(entries) = file.record_cache_entries {
         store_options.record_cache_entries = entries;
     }
+    store_options.database_timeout = Some(Duration::from_millis(config.database_timeout_ms));
+    store_options.read_busy_timeout = Some(Duration::from_millis(config.read_busy_timeout_ms));
     let store = store_args.open_with(&store_options).await?;
-    // One process owns an SQLite file, so its nonces live in memory; nodes sharing PostgreSQL
-    // must agree on used nonces, so theirs live in the database.
-    let nonces: Arc<dyn NonceStore> = if store.backend() == "sqlite" {
-        Arc::new(MemoryNonceStore::default())
-    } else {
-        store.clone().nonce_store()
-    };
+    // Used nonces live in the database on every backend: a request captured before a restart
+    // is still refused after it, and nodes sharing PostgreSQL agree on them.
+    let nonces: Arc<dyn NonceStore> = store.clone().nonce_store();
 
-    let admin_token = match args.admin_token.or(file.admin_token) {
-        Some(t) => t,
+    // The token itself is known only when given or just generated; otherwise only its digest.
+    let (admin_token, plain_token) = match args.admin_token.or(file.admin_token) {
+        Some(t) => (AdminToken::from_plain(&t), Some(t)),
         None => stored_admin_token(store.as_ref(), &data_dir).await?,
     };
+    let demo_creds_path = data_dir.join("demo-credentials.json");
+    // (The data directory itself was checked when the embedded store was opened.)
+    private_files::warn_if_shared(&[&data_dir.join("admin-token"), &demo_creds_path]);
 
     let gateway_url = format!("http://{}", listeners.protocol.local_addr()?);
     let admin_url = format!("http://{}", listeners.admin.local_addr()?);
 
     if args.demo {
+        let shown_token = plain_token
+            .or_else(|| demo_token_on_file(&demo_creds_path, &admin_token))
+            .unwrap_or_default();
         let creds = tradeq_server::demo::install(
             store.as_ref(),
             &gateway_url,
             &admin_url,
-            &admin_token,
+            &shown_token,
             chrono::Utc::now(),
         )
         .await
         .context("cannot install the demo data")?;
-        std::fs::create_dir_all(&data_dir)?;
-        let path = data_dir.join("demo-credentials.json");
+        private_files::create_private_dir(&data_dir)?;
+        let path = demo_creds_path;
         write_private(&path, &serde_json::to_string_pretty(&creds)?)?;
         println!("{}", demo_banner(&creds, &path));
     }
 
-    let state = AppState::new(store.clone(), nonces, config, admin_token);
+    let state = AppState::with_admin_token(store.clone(), nonces, config, admin_token);
     tracing::info!(
         backend = store.backend(),
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -163,47 +173,93 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The admin token kept in the store, created on first start and mirrored to
-/// `<data-dir>/admin-token` (mode 0600) so an operator can read it.
-async fn stored_admin_token(store: &dyn Store, data_dir: &Path) -> anyhow::Result<String> {
-    if let Some(t) = store.get_meta("admin_token").await? {
-        return Ok(t);
+/// The admin token kept in the store as its digest, created on first start and written once,
+/// in clear, to `<data-dir>/admin-token` (mode 0600) so an operator can read it. The token
+/// comes back only when it was just created. A token an older version kept in clear is
+/// replaced by its digest.
+async fn stored_admin_token(
+    store: &dyn Store,
+    data_dir: &Path,
+) -> anyhow::Result<(AdminToken, Option<String>)> {
+    if let Some(stored) = store.get_meta("admin_token").await? {
+        if let Some(token) = AdminToken::from_stored(&stored) {
+            return Ok((token, None));
+        }
+        if !stored.is_empty() {
+            let token = AdminToken::from_plain(&stored);
+            store.put_meta("admin_token", &token.stored_form()).await?;
+            tracing::info!("the admin token kept in clear in the store is now kept as a digest");
+            return Ok((token, None));
+        }
     }
     let mut bytes = [0u8; 24];
     openssl::rand::rand_bytes(&mut bytes)?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    store.put_meta("admin_token", &token).await?;
-    std::fs::create_dir_all(data_dir)?;
+    let plain: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = AdminToken::from_plain(&plain);
+    store.put_meta("admin_token", &token.stored_form()).await?;
+    private_files::create_private_dir(data_dir)?;
     let path = data_dir.join("admin-token");
-    write_private(&path, &token)?;
+    write_private(&path, &plain)?;
     tracing::info!("admin token created and written to {}", path.display());
-    Ok(token)
+    Ok((token, Some(plain)))
 }
 
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+/// The admin token a previous start wrote into `demo-credentials.json`, if it is still the
+/// token: the store keeps only its digest, so a restart cannot recover it otherwise.
+fn demo_token_on_file(path: &Path, token: &AdminToken) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let creds: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let on_file = creds.get("admin_token")?.as_str()?;
+    if token.matches(on_file) {
+        return Some(on_file.to_string());
     }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
+    tracing::warn!(
+        "{} holds no valid admin token: use --admin-token or the admin-token file",
+        path.display()
+    );
+    None
 }
 
-/// What `serve --demo` prints: where the credentials are and a ready snippet per SDK.
+/// What `serve --demo` prints: where the credentials are and, per SDK, a complete program that
+/// reads them (so no secret is printed) and the command that runs it.
 pub fn demo_banner(creds: &tradeq_server::demo::DemoCredentials, path: &Path) -> String {
     let gw = &creds.gateway_url;
-    let a = &creds.alipay;
     let t = &creds.top;
     let host_port = gw.trim_start_matches("http://");
     let (host, port) = host_port.split_once(':').unwrap_or((host_port, "80"));
+    // Absolute, so the programs run from any directory.
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let quoted = format!("{:?}", path.display().to_string());
+    // The official Python Alipay SDK always connects to port 80, so its program only works there.
+    let official = if port == "80" {
+        format!(
+            r#"
+Python, official Alipay SDK (pip install alipay-sdk-python); save as demo_official.py, run `TZ=Asia/Shanghai python3 demo_official.py`:
+    import json
+    from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
+    from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
+    from alipay.aop.api.domain.AlipayTradeQueryModel import AlipayTradeQueryModel
+    from alipay.aop.api.request.AlipayTradeQueryRequest import AlipayTradeQueryRequest
+    creds = json.load(open({quoted}))
+    def body(pem):  # this SDK takes keys as bare base64
+        return "".join(l for l in pem.splitlines() if not l.startswith("-----"))
+    config = AlipayClientConfig()
+    config.server_url = "http://{host}/gateway.do"
+    config.app_id = creds["alipay"]["app_id"]
+    config.app_private_key = body(creds["alipay"]["app_private_key_pkcs1_pem"])
+    config.alipay_public_key = body(creds["alipay"]["alipay_public_key_pem"])
+    model = AlipayTradeQueryModel()
+    model.out_trade_no = "6823789339978248"
+    r = json.loads(DefaultAlipayClient(alipay_client_config=config).execute(AlipayTradeQueryRequest(biz_model=model)))
+    assert r["code"] == "10000", r
+    print(r["trade_status"])
+"#
+        )
+    } else {
+        "\nPython, official Alipay SDK (pip install alipay-sdk-python): it always connects to port 80;\n  \
+         serve there (--listen 127.0.0.1:80) and this banner shows its program.\n"
+            .to_string()
+    };
     format!(
         r#"
 tradeq demo is running.
@@ -211,43 +267,56 @@ tradeq demo is running.
   gateway:     {gw}   (Alipay v2 {gw}/gateway.do, v3 {gw}/v3/alipay/trade/query, TOP {gw}/router/rest)
   admin API:   {admin}  (Authorization: Bearer <admin_token from the credentials file>)
 
-Try it:
-  cargo run --release -- query alipay.trade.query --credentials {path} trade_no=2013112011001004330000121536
+The programs below read the credentials file. The Node and Python Alipay SDKs stamp v2 requests
+with the local time, which the gateway reads as Beijing time: run them with TZ=Asia/Shanghai.
 
-Node (npm i alipay-sdk):
-  const {{ AlipaySdk }} = require('alipay-sdk');
-  const creds = require('{path}');
-  const sdk = new AlipaySdk({{ appId: creds.alipay.app_id, privateKey: creds.alipay.app_private_key_pkcs1_pem,
-    alipayPublicKey: creds.alipay.alipay_public_key_pem, gateway: creds.gateway_url + '/gateway.do',
-    endpoint: creds.gateway_url }});
-  await sdk.exec('alipay.trade.query', {{ bizContent: {{ out_trade_no: '6823789339978248' }} }}, {{ validateSign: true }});
-  await sdk.curl('POST', '/v3/alipay/trade/query', {{ body: {{ trade_no: '2013112011001004330000121536' }} }});
+Try it (tradeq on the PATH: cargo install --path .):
+  $ tradeq query alipay.trade.query --credentials {path} trade_no=2013112011001004330000121536
 
-Python, community SDK (pip install python-alipay-sdk):
-  from alipay import AliPay
-  c = AliPay(appid="{app_id}", app_notify_url=None, app_private_key_string=APP_PRIVATE_KEY_PKCS1_PEM,
-             alipay_public_key_string=ALIPAY_PUBLIC_KEY_PEM, sign_type="RSA2")
-  c._gateway = "{gw}/gateway.do"
-  c.api_alipay_trade_query(out_trade_no="6823789339978248")
+Node, official SDK (npm i alipay-sdk); save as demo.mjs, run `TZ=Asia/Shanghai node demo.mjs`:
+    import {{ readFileSync }} from 'node:fs';
+    import {{ AlipaySdk }} from 'alipay-sdk';
+    const creds = JSON.parse(readFileSync({quoted}, 'utf8'));
+    const sdk = new AlipaySdk({{ appId: creds.alipay.app_id, privateKey: creds.alipay.app_private_key_pkcs1_pem,
+      alipayPublicKey: creds.alipay.alipay_public_key_pem, gateway: creds.gateway_url + '/gateway.do',
+      endpoint: creds.gateway_url }});
+    const v2 = await sdk.exec('alipay.trade.query', {{ bizContent: {{ out_trade_no: '6823789339978248' }} }}, {{ validateSign: true }});
+    if (v2.code !== '10000') throw new Error(`${{v2.subCode}}: ${{v2.subMsg}}`);
+    console.log(v2.tradeStatus);
+    const v3 = await sdk.curl('POST', '/v3/alipay/trade/query', {{ body: {{ trade_no: '2013112011001004330000121536' }} }});
+    console.log(v3.data.trade_status);
 
-Python, official SDK (pip install alipay-sdk-python; it only reaches port 80: serve with --listen 127.0.0.1:80):
-  config = AlipayClientConfig(); config.server_url = "http://{host}/gateway.do"; config.app_id = "{app_id}"
-  config.app_private_key = APP_PRIVATE_KEY_PKCS1_BASE64; config.alipay_public_key = ALIPAY_PUBLIC_KEY_BASE64
+Python, community Alipay SDK (pip install python-alipay-sdk); save as demo_community.py, run `TZ=Asia/Shanghai python3 demo_community.py`:
+    import json
+    from alipay import AliPay
+    creds = json.load(open({quoted}))
+    c = AliPay(appid=creds["alipay"]["app_id"], app_notify_url=None,
+               app_private_key_string=creds["alipay"]["app_private_key_pkcs1_pem"],
+               alipay_public_key_string=creds["alipay"]["alipay_public_key_pem"], sign_type="RSA2")
+    c._gateway = creds["gateway_url"] + "/gateway.do"
+    r = c.api_alipay_trade_query(out_trade_no="6823789339978248")
+    assert r["code"] == "10000", r
+    print(r["trade_status"])
+{official}
+Python, official TOP SDK (pip install taobao-sdk-python3); save as demo_top.py, run `python3 demo_top.py`:
+    import json
+    import top, top.api.base
+    creds = json.load(open({quoted}))
+    class OnsiteTradeQuery(top.api.base.RestApi):
+        def __init__(self):
+            top.api.base.RestApi.__init__(self, "{host}", {port})
+            self.short_trade_no = None
+        def getapiname(self):
+            return "alibaba.xlife.onsite.trade.query"
+    req = OnsiteTradeQuery()
+    req.short_trade_no = "77778888"
+    req.set_app_info(top.appinfo(creds["top"]["app_key"], creds["top"]["app_secret"]))
+    print(req.getResponse(creds["top"]["session"]))
 
-Python TOP SDK (pip install taobao-sdk-python3):
-  import top, top.api.base
-  class OnsiteTradeQuery(top.api.base.RestApi):
-      def __init__(self): top.api.base.RestApi.__init__(self, "{host}", {port}); self.short_trade_no = None
-      def getapiname(self): return "alibaba.xlife.onsite.trade.query"
-  req = OnsiteTradeQuery(); req.short_trade_no = "77778888"
-  req.set_app_info(top.appinfo("{app_key}", APP_SECRET)); req.getResponse("{session}")
-  (merchant {merchant}; omni orders of guide user_id={guide})
+(TOP merchant {merchant}; omni orders of guide user_id={guide})
 "#,
         path = path.display(),
         admin = creds.admin_url,
-        app_id = a.app_id,
-        app_key = t.app_key,
-        session = t.session,
         merchant = t.merchant_id,
         guide = t.guide_user_id,
     )
