@@ -23,8 +23,8 @@ use crate::codec::{
     audit_row, decode_credential, decode_record, encode_credential, key_slot, millis,
     missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
-use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow, DELETED};
 use crate::fault_rules::{self, times_column};
+use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow, DELETED};
 use crate::{AuditEntry, FaultRuleRow, NewFaultRule, NonceStore, Store, StoreError, WriteOutcome};
 
 /// Taken first by every transaction that writes records. The read-decide-write of a batch must

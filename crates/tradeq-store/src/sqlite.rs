@@ -26,10 +26,10 @@ use crate::codec::{
     audit_row, decode_credential, decode_record, encode_credential, json_array, key_slot, millis,
     missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
+use crate::fault_rules::{self, times_column};
 use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
 use crate::record_cache::{self, RecordCache};
 use crate::sqlite_reader::FastReader;
-use crate::fault_rules::{self, times_column};
 use crate::{
     AuditEntry, FaultRuleRow, NewFaultRule, NonceStore, Store, StoreError, StoreOptions,
     WriteOutcome,

@@ -1532,7 +1532,11 @@ pub async fn fault_hits_never_exceed_times_under_concurrency(store: Arc<dyn Stor
     }
     assert_eq!(won, 7);
     numbers.sort_unstable();
-    assert_eq!(numbers, (1..=40).collect::<Vec<u64>>(), "each match has its own number");
+    assert_eq!(
+        numbers,
+        (1..=40).collect::<Vec<u64>>(),
+        "each match has its own number"
+    );
     let row = &store.list_fault_rules().await.unwrap()[0];
     assert_eq!((row.matched, row.hits), (40, 7));
 }
