@@ -696,7 +696,12 @@ async fn two_nodes_on_postgres_are_one_sandbox() {
     // Each node counts a match or so more before it learns that `times` is spent.
     let rule = admin_a.rule(&id).await;
     assert_eq!(rule["hits"].as_u64(), Some(3));
-    assert!(rule["matched"].as_u64().is_some_and(|m| (4..=8).contains(&m)), "{rule}");
+    assert!(
+        rule["matched"]
+            .as_u64()
+            .is_some_and(|m| (4..=8).contains(&m)),
+        "{rule}"
+    );
 
     // Cleared on A: gone on B.
     admin_a

@@ -121,48 +121,51 @@ pub struct FaultsArgs {
 #[derive(Debug, Subcommand)]
 enum FaultsCommand {
     /// Add a rule: either the whole rule as JSON (`--json`), or its parts as flags.
-    Add {
-        /// The rule as JSON (as `POST /v1/faults` takes it); a file name or the JSON itself.
-        #[arg(long, conflicts_with_all = ["action", "front_door", "method", "app", "merchant", "key"])]
-        json: Option<String>,
-        /// The action as JSON, e.g. '{"type":"error","code":"ACQ.SYSTEM_ERROR"}', or a bare
-        /// type without parameters (`reset`, `bad_signature`).
-        #[arg(long)]
-        action: Option<String>,
-        /// Match only this front door: alipay_v2, alipay_v3 or top.
-        #[arg(long)]
-        front_door: Option<String>,
-        /// Match only this method.
-        #[arg(long)]
-        method: Option<String>,
-        /// Match only this app id / app key.
-        #[arg(long)]
-        app: Option<String>,
-        /// Match only this merchant.
-        #[arg(long)]
-        merchant: Option<String>,
-        /// Match only this record key.
-        #[arg(long)]
-        key: Option<String>,
-        /// Apply to at most this many requests.
-        #[arg(long)]
-        times: Option<u64>,
-        /// Leave the first N matching requests alone.
-        #[arg(long)]
-        after: Option<u64>,
-        /// Chance of applying to a matching request (0..1).
-        #[arg(long)]
-        probability: Option<f64>,
-        /// Seed of the draws.
-        #[arg(long)]
-        seed: Option<u64>,
-    },
+    Add(Box<AddArgs>),
     /// List the rules with their hit counts.
     List,
     /// Remove one rule.
     Remove { id: String },
     /// Remove every rule.
     Clear,
+}
+
+#[derive(Debug, Args)]
+struct AddArgs {
+    /// The rule as JSON (as `POST /v1/faults` takes it); a file name or the JSON itself.
+    #[arg(long, conflicts_with_all = ["action", "front_door", "method", "app", "merchant", "key"])]
+    json: Option<String>,
+    /// The action as JSON, e.g. '{"type":"error","code":"ACQ.SYSTEM_ERROR"}', or a bare
+    /// type without parameters (`reset`, `bad_signature`).
+    #[arg(long)]
+    action: Option<String>,
+    /// Match only this front door: alipay_v2, alipay_v3 or top.
+    #[arg(long)]
+    front_door: Option<String>,
+    /// Match only this method.
+    #[arg(long)]
+    method: Option<String>,
+    /// Match only this app id / app key.
+    #[arg(long)]
+    app: Option<String>,
+    /// Match only this merchant.
+    #[arg(long)]
+    merchant: Option<String>,
+    /// Match only this record key.
+    #[arg(long)]
+    key: Option<String>,
+    /// Apply to at most this many requests.
+    #[arg(long)]
+    times: Option<u64>,
+    /// Leave the first N matching requests alone.
+    #[arg(long)]
+    after: Option<u64>,
+    /// Chance of applying to a matching request (0..1).
+    #[arg(long)]
+    probability: Option<f64>,
+    /// Seed of the draws.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -215,19 +218,20 @@ fn json_arg(text: &str) -> anyhow::Result<Value> {
 pub async fn run_faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
     let admin = &args.admin;
     match args.command {
-        FaultsCommand::Add {
-            json,
-            action,
-            front_door,
-            method,
-            app,
-            merchant,
-            key,
-            times,
-            after,
-            probability,
-            seed,
-        } => {
+        FaultsCommand::Add(add) => {
+            let AddArgs {
+                json,
+                action,
+                front_door,
+                method,
+                app,
+                merchant,
+                key,
+                times,
+                after,
+                probability,
+                seed,
+            } = *add;
             let mut rule = match json {
                 Some(text) => json_arg(&text)?,
                 None => {
