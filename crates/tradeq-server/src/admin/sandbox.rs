@@ -70,6 +70,15 @@ pub async fn create_fault(
     let id = faults::new_rule_id().map_err(AdminError::internal)?;
     let rule =
         faults::parse_rule(value, id, state.config.fault_max_timeout_ms).map_err(rule_error)?;
+    if state.store.list_fault_rules().await?.len() >= faults::MAX_RULES {
+        return Err(AdminError::bad_request(
+            "too_many_rules",
+            format!(
+                "there are already {} fault rules, the most a sandbox keeps; remove some first",
+                faults::MAX_RULES
+            ),
+        ));
+    }
     let view = faults::store_rule(state.store.as_ref(), &rule, Utc::now()).await?;
     state.sandbox.refresh().await?;
     tracing::info!(id = %rule.id, action = ?rule.action, "admin: fault rule added");

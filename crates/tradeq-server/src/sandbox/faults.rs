@@ -28,6 +28,9 @@ use crate::methods::{Method, Platform};
 /// `timeout` is for).
 pub const MAX_DELAY_MS: u64 = 600_000;
 
+/// The most rules a sandbox keeps: every node holds them all and a request may try each.
+pub const MAX_RULES: usize = 1_000;
+
 /// Which requests a rule applies to; every field given must equal the request's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
