@@ -562,6 +562,74 @@ async fn the_clock(server: &TestServer, admin: &Admin) {
     }
 }
 
+/// `tradeq faults …` and `tradeq clock …` against the server's admin API.
+fn command_line(server: &TestServer) {
+    let admin_url = format!("http://127.0.0.1:{}", server.admin_port);
+    let run = |args: &[&str]| -> (bool, Value, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_tradeq"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(server.data_dir.path())
+            .env_remove("TRADEQ_ADMIN_TOKEN")
+            .env("TRADEQ_ADMIN_URL", &admin_url)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.success(),
+            serde_json::from_str(&stdout).unwrap_or(Value::Null),
+            stderr,
+        )
+    };
+    let (ok, added, err) = run(&[
+        "faults",
+        "add",
+        "--front-door",
+        "top",
+        "--times",
+        "2",
+        "--action",
+        r#"{"type":"error","code":"7"}"#,
+    ]);
+    assert!(ok, "{err}");
+    let id = added["id"].as_str().unwrap().to_string();
+    assert_eq!(added["times"], 2);
+    assert_eq!(added["match"]["front_door"], "top");
+    let (ok, _, err) = run(&["faults", "add", "--key", "k", "--action", "reset"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&[
+        "faults",
+        "add",
+        "--json",
+        r#"{"match":{"front_door":"alipay_v3"},"probability":0.2,"seed":42,"action":{"type":"delay","min_ms":200,"max_ms":2000}}"#,
+    ]);
+    assert!(ok, "{err}");
+    // A refused rule: the server's message, and a failure status.
+    let (ok, _, err) = run(&["faults", "add", "--action", "explode"]);
+    assert!(!ok);
+    assert!(err.contains("action.type"), "{err}");
+    let (_, list, _) = run(&["faults", "list"]);
+    assert_eq!(list["faults"].as_array().map(Vec::len), Some(3), "{list}");
+    let (ok, _, err) = run(&["faults", "remove", &id]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&["faults", "remove", &id]);
+    assert!(!ok && err.contains("404"), "{err}");
+    let (_, cleared, _) = run(&["faults", "clear"]);
+    assert_eq!(cleared["deleted"], 2);
+
+    let (_, clock, _) = run(&["clock"]);
+    assert_eq!(clock["mode"], "real");
+    let (_, clock, _) = run(&["clock", "set", "frozen", "--at", "2031-02-03T04:05:06Z"]);
+    assert_eq!(clock["now"], "2031-02-03T04:05:06Z");
+    let (_, clock, _) = run(&["clock", "advance", "--days", "1", "-60"]);
+    assert_eq!(clock["now"], "2031-02-04T04:04:06Z");
+    let (_, clock, _) = run(&["clock", "set", "offset", "--secs", "-5"]);
+    assert_eq!(clock["offset_secs"], -5);
+    let (_, clock, _) = run(&["clock", "set", "real"]);
+    assert_eq!(clock["mode"], "real");
+}
+
 async fn everything(server: &TestServer) {
     let admin = Admin::of(server);
     admin_endpoints_and_refusals(&admin).await;
@@ -586,6 +654,7 @@ async fn faults_and_clock_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), None);
     everything(&server).await;
+    command_line(&server);
 }
 
 /// A database of its own on the test PostgreSQL server, dropped afterwards.

@@ -202,9 +202,14 @@ enum ClockCommand {
     },
 }
 
+/// Prints an answer; a closed pipe (`… | head`) ends the output quietly.
 fn print(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value)?;
+    match writeln!(std::io::stdout(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn json_arg(text: &str) -> anyhow::Result<Value> {
