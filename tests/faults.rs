@@ -519,6 +519,9 @@ async fn the_clock(server: &TestServer, admin: &Admin) {
     let (_, clock) = admin.send(reqwest::Method::GET, "/v1/clock", None).await;
     assert_eq!(clock["at"], "2030-01-01T01:00:00Z");
 
+    admin.clock(json!({"mode": "real"})).await;
+    expiry_follows_the_clock(server, admin).await;
+
     let clock = admin
         .clock(json!({"mode": "offset", "offset_secs": -60}))
         .await;
@@ -628,6 +631,61 @@ fn command_line(server: &TestServer) {
     assert_eq!(clock["offset_secs"], -5);
     let (_, clock, _) = run(&["clock", "set", "real"]);
     assert_eq!(clock["mode"], "real");
+}
+
+/// An app auth token and a TOP session that expire in an hour stop working when the clock is two
+/// hours on, and work again when it is back.
+async fn expiry_follows_the_clock(server: &TestServer, admin: &Admin) {
+    let creds = server.credentials();
+    let in_an_hour =
+        tradeq_wire::time::format_gmt8(chrono::Utc::now() + chrono::Duration::hours(1));
+    let (status, token) = admin
+        .send(
+            reqwest::Method::POST,
+            "/v1/app-auth-tokens",
+            Some(
+                json!({"app_id": creds["alipay"]["app_id"], "merchant_pid": "2088202146225246",
+                        "expires_at": in_an_hour}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{token}");
+    let (status, session) = admin
+        .send(
+            reqwest::Method::POST,
+            "/v1/top-sessions",
+            Some(json!({"app_key": creds["top"]["app_key"], "merchant_id": creds["top"]["merchant_id"],
+                        "expires_at": in_an_hour})),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let v2 = AlipayV2Client::new(alipay(server))
+        .unwrap()
+        .with_app_auth_token(token["token"].as_str().map(str::to_string))
+        .unwrap();
+    let top = TopClient::new(top(server))
+        .unwrap()
+        .with_session(session["session"].as_str().map(str::to_string));
+    let merchant_b_trade = AlipayTradeQueryRequest::by_trade_no("2015042321001004720200028594");
+    let onsite = XlifeOnsiteTradeQueryRequest::by_trade_no(TRADE_NO);
+    assert!(v2.trade_query(&merchant_b_trade).await.is_ok());
+    assert!(top.xlife_onsite_trade_query(&onsite).await.is_ok());
+
+    admin
+        .send(
+            reqwest::Method::POST,
+            "/v1/clock/advance",
+            Some(json!({"secs": 7200})),
+        )
+        .await;
+    let e = platform(v2.trade_query(&merchant_b_trade).await);
+    assert_eq!(e.reason(), "aop.app-auth-token-time-out");
+    let e = platform(top.xlife_onsite_trade_query(&onsite).await);
+    assert_eq!(e.code, "27");
+
+    admin.clock(json!({"mode": "real"})).await;
+    assert!(v2.trade_query(&merchant_b_trade).await.is_ok());
+    assert!(top.xlife_onsite_trade_query(&onsite).await.is_ok());
 }
 
 async fn everything(server: &TestServer) {
@@ -805,4 +863,37 @@ async fn two_nodes_on_postgres_are_one_sandbox() {
     drop(a);
     drop(b);
     drop(db);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_timestamps_can_follow_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tradeq.toml");
+    std::fs::write(&config, "request_timestamps_follow_clock = true\n").unwrap();
+    let config = config.display().to_string();
+    let server = TestServer::start_demo(None, &["--config", &config]);
+    let admin = Admin::of(&server);
+    let v2 = AlipayV2Client::new(alipay(&server)).unwrap();
+    let top = TopClient::new(top(&server)).unwrap();
+    let by_trade = AlipayTradeQueryRequest::by_trade_no(TRADE_NO);
+    let onsite = XlifeOnsiteTradeQueryRequest::by_trade_no(TRADE_NO);
+    assert!(v2.trade_query(&by_trade).await.is_ok());
+
+    // A day on, requests stamped with the host's real time are outside the window.
+    admin
+        .clock(json!({"mode": "offset", "offset_secs": 86_400}))
+        .await;
+    let e = platform(v2.trade_query(&by_trade).await);
+    assert_eq!(e.reason(), "isv.invalid-timestamp");
+    let e = platform(top.xlife_onsite_trade_query(&onsite).await);
+    assert_eq!(e.code, "31");
+    let (_, clock) = admin.send(reqwest::Method::GET, "/v1/clock", None).await;
+    assert_eq!(clock["request_timestamps_follow_clock"], true);
+
+    // A minute on is within the windows.
+    admin
+        .clock(json!({"mode": "offset", "offset_secs": 60}))
+        .await;
+    assert!(v2.trade_query(&by_trade).await.is_ok());
+    assert!(top.xlife_onsite_trade_query(&onsite).await.is_ok());
 }

@@ -852,11 +852,12 @@ impl Store for SqliteStore {
     }
 
     async fn list_fault_rules(&self) -> Result<Vec<FaultRuleRow>, StoreError> {
-        // From the writer: a rule added or a hit claimed a moment ago must show.
+        // A reader's transaction starts at the latest commit, so a rule added or a hit claimed
+        // a moment ago shows; every node re-reads the rules every second, off the writer.
         let rows = sqlx::query(
             "SELECT id, created_at, times, matched, hits, doc FROM fault_rule ORDER BY seq",
         )
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| {
