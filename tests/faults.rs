@@ -505,6 +505,15 @@ async fn the_clock(server: &TestServer, admin: &Admin) {
         .clock(json!({"mode": "frozen", "at": "2030-01-01T00:00:00Z"}))
         .await;
     assert_eq!(clock["now"], "2030-01-01T00:00:00Z");
+    // The bill split of an xlife trade is computed at the business clock's now.
+    let t = top
+        .xlife_onsite_trade_query(&XlifeOnsiteTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.onsite_trade_query_response.gmt_query,
+        "2030-01-01 08:00:00"
+    );
     let (_, clock) = admin
         .send(
             reqwest::Method::POST,
