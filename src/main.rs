@@ -1,6 +1,8 @@
 //! `tradeq`: serve the five trade-query APIs, load data, manage credentials, and query as a
 //! client.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 
 use std::process::ExitCode;
@@ -25,11 +27,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    let code = match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    // Dropping the runtime would wait for every blocking task still running; the work that
+    // matters is done (the drain has its own bound), so exiting is bounded too.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
 }

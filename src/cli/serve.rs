@@ -60,6 +60,12 @@ struct FileConfig {
     request_timestamps_follow_clock: Option<bool>,
     /// Fault rules installed at start (JSON array or NDJSON).
     faults_file: Option<PathBuf>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    admin_max_connections: Option<usize>,
+    drain_timeout_secs: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -93,7 +99,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         credential_cache_ttl_ms,
         sandbox_refresh_ms,
         fault_max_timeout_ms,
-        request_timestamps_follow_clock
+        request_timestamps_follow_clock,
+        header_read_timeout_secs,
+        body_read_timeout_secs,
+        idle_timeout_secs,
+        max_connections,
+        admin_max_connections,
+        drain_timeout_secs
     );
     config.validate()?;
     let store_args = StoreArgs {

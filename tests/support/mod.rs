@@ -56,10 +56,23 @@ impl TestServer {
     /// Starts a demo server on fresh ports (or `port` for the protocol listener) and waits until
     /// both listeners answer.
     pub fn start_demo(port: Option<u16>, extra_args: &[&str]) -> TestServer {
+        TestServer::start_demo_via(&[], port, extra_args)
+    }
+
+    /// [`TestServer::start_demo`], run through `launcher` (a command that ends by executing its
+    /// arguments, e.g. `sh -c 'ulimit -n 512; exec "$@"' sh`).
+    pub fn start_demo_via(launcher: &[&str], port: Option<u16>, extra_args: &[&str]) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let port = port.unwrap_or_else(free_port);
         let admin_port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradeq"));
+        let mut cmd = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(env!("CARGO_BIN_EXE_tradeq"));
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_tradeq")),
+        };
         cmd.arg("serve")
             .arg("--demo")
             .arg("--data-dir")
