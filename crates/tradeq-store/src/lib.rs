@@ -180,10 +180,11 @@ pub trait Store: Send + Sync + 'static {
     /// Counts one more request matched by rule `id` and returns its number (1 for the first),
     /// atomically across every process on the database; `None` when the rule is gone.
     async fn count_fault_match(&self, id: &str) -> Result<Option<u64>, StoreError>;
-    /// Claims one application of rule `id`: `true` and `hits` incremented when the rule has no
-    /// `times` or fewer than `times` hits, `false` otherwise (or when the rule is gone). Atomic,
-    /// so processes sharing the database never apply a rule more than `times` times together.
-    async fn claim_fault_hit(&self, id: &str) -> Result<bool, StoreError>;
+    /// Claims one application of rule `id`: when the rule has no `times` or fewer than `times`
+    /// hits, `hits` is incremented and returned; otherwise (or when the rule is gone) `None`.
+    /// Atomic, so processes sharing the database never apply a rule more than `times` times
+    /// together.
+    async fn claim_fault_hit(&self, id: &str) -> Result<Option<u64>, StoreError>;
 
     /// Closes the pool, waiting for in-flight statements.
     async fn close(&self);

@@ -717,15 +717,15 @@ impl Store for PgStore {
         Ok(n.map(fault_rules::count))
     }
 
-    async fn claim_fault_hit(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+    async fn claim_fault_hit(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let hits: Option<i64> = sqlx::query_scalar(
             "UPDATE fault_rule SET hits = hits + 1 \
-             WHERE id = $1 AND (times IS NULL OR hits < times)",
+             WHERE id = $1 AND (times IS NULL OR hits < times) RETURNING hits",
         )
         .bind(id)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(hits.map(fault_rules::count))
     }
 
     async fn close(&self) {

@@ -79,7 +79,10 @@ pub async fn create_fault(
             ),
         ));
     }
-    let view = faults::store_rule(state.store.as_ref(), &rule, Utc::now()).await?;
+    // Milliseconds, as the store keeps it, so the answer equals what a list shows.
+    let now = Utc::now();
+    let now = DateTime::<Utc>::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+    let view = faults::store_rule(state.store.as_ref(), &rule, now).await?;
     state.sandbox.refresh().await?;
     tracing::info!(id = %rule.id, action = ?rule.action, "admin: fault rule added");
     let mut response = (StatusCode::CREATED, Json(view)).into_response();

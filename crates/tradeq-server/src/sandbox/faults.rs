@@ -563,11 +563,15 @@ impl FaultRules {
                 continue;
             }
             match claim(store, rule).await {
-                Ok(Claim::Applied(n)) => {
+                Ok(Claim::Applied { n, last }) => {
+                    // The hit that uses `times` up: this node stops counting matches at once.
+                    if last {
+                        cached.exhausted.store(true, Ordering::Relaxed);
+                    }
                     return Some(AppliedFault {
                         rule_id: rule.id.clone(),
                         action: concrete_action(rule, n),
-                    })
+                    });
                 }
                 Ok(Claim::Skipped) => {}
                 Ok(Claim::Exhausted) => cached.exhausted.store(true, Ordering::Relaxed),
@@ -579,7 +583,7 @@ impl FaultRules {
 }
 
 enum Claim {
-    Applied(u64),
+    Applied { n: u64, last: bool },
     Skipped,
     Exhausted,
 }
@@ -591,10 +595,12 @@ async fn claim(store: &dyn Store, rule: &FaultRule) -> Result<Claim, StoreError>
     if n <= rule.after || draw(rule.seed, n, 0) >= rule.probability {
         return Ok(Claim::Skipped);
     }
-    if store.claim_fault_hit(&rule.id).await? {
-        Ok(Claim::Applied(n))
-    } else {
-        Ok(Claim::Exhausted)
+    match store.claim_fault_hit(&rule.id).await? {
+        Some(hits) => Ok(Claim::Applied {
+            n,
+            last: rule.times.is_some_and(|t| hits >= t),
+        }),
+        None => Ok(Claim::Exhausted),
     }
 }
 

@@ -1479,12 +1479,20 @@ pub async fn fault_rules_crud_and_counters(store: Arc<dyn Store>) {
     assert_eq!(store.count_fault_match("f1").await.unwrap(), Some(1));
     assert_eq!(store.count_fault_match("f1").await.unwrap(), Some(2));
     assert_eq!(store.count_fault_match("nope").await.unwrap(), None);
-    assert!(store.claim_fault_hit("f1").await.unwrap());
-    assert!(store.claim_fault_hit("f1").await.unwrap());
-    assert!(!store.claim_fault_hit("f1").await.unwrap(), "times = 2");
-    assert!(!store.claim_fault_hit("nope").await.unwrap());
-    for _ in 0..5 {
-        assert!(store.claim_fault_hit("f2").await.unwrap(), "unlimited");
+    assert_eq!(store.claim_fault_hit("f1").await.unwrap(), Some(1));
+    assert_eq!(store.claim_fault_hit("f1").await.unwrap(), Some(2));
+    assert_eq!(
+        store.claim_fault_hit("f1").await.unwrap(),
+        None,
+        "times = 2"
+    );
+    assert_eq!(store.claim_fault_hit("nope").await.unwrap(), None);
+    for n in 1..=5 {
+        assert_eq!(
+            store.claim_fault_hit("f2").await.unwrap(),
+            Some(n),
+            "unlimited"
+        );
     }
     let rows = store.list_fault_rules().await.unwrap();
     assert_eq!((rows[0].matched, rows[0].hits), (2, 2));
@@ -1516,7 +1524,7 @@ pub async fn fault_hits_never_exceed_times_under_concurrency(store: Arc<dyn Stor
             let mut numbers = Vec::new();
             for _ in 0..5 {
                 numbers.push(store.count_fault_match("c").await.unwrap().unwrap());
-                if store.claim_fault_hit("c").await.unwrap() {
+                if store.claim_fault_hit("c").await.unwrap().is_some() {
                     won += 1;
                 }
             }
