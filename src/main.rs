@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(2)
         }
     };
@@ -38,4 +38,35 @@ fn main() -> ExitCode {
     // matters is done (the drain has its own bound), so exiting is bounded too.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     code
+}
+
+/// The error and its causes, each said once: many library errors repeat their source's text in
+/// their own message ("database error: … does not exist: … does not exist").
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(part.as_str()) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_cause_is_said_once() {
+        let inner = anyhow::anyhow!("database \"x\" does not exist");
+        let e = inner
+            .context("database error: database \"x\" does not exist")
+            .context("cannot open the store");
+        assert_eq!(
+            super::error_chain(&e),
+            "cannot open the store: database error: database \"x\" does not exist"
+        );
+    }
 }

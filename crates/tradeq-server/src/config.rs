@@ -35,6 +35,12 @@ pub struct ServerConfig {
     /// Whether request timestamp windows read the sandbox clock instead of real time (off: real
     /// clients keep working whatever the clock says).
     pub request_timestamps_follow_clock: bool,
+    /// How long (ms) a request waits for a PostgreSQL connection before it is answered with the
+    /// protocol's retryable error: while the database is away, every answer takes this long.
+    pub database_timeout_ms: u64,
+    /// How long (ms) an SQLite point read waits for a lock held by another connection before it
+    /// is answered with the protocol's retryable error, rather than holding its worker thread.
+    pub read_busy_timeout_ms: u64,
     /// Seconds a request head may take once its first byte arrived.
     pub header_read_timeout_secs: u64,
     /// Seconds a whole request body may take.
@@ -122,6 +128,18 @@ impl ServerConfig {
             1,
             3_600_000,
         )?;
+        check(
+            "database_timeout_ms",
+            i64::try_from(self.database_timeout_ms).unwrap_or(i64::MAX),
+            10,
+            60_000,
+        )?;
+        check(
+            "read_busy_timeout_ms",
+            i64::try_from(self.read_busy_timeout_ms).unwrap_or(i64::MAX),
+            0,
+            10_000,
+        )?;
         let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         check(
             "header_read_timeout_secs",
@@ -168,6 +186,8 @@ impl Default for ServerConfig {
             sandbox_refresh_ms: 1_000,
             fault_max_timeout_ms: 60_000,
             request_timestamps_follow_clock: false,
+            database_timeout_ms: 500,
+            read_busy_timeout_ms: 100,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             idle_timeout_secs: 60,

@@ -31,12 +31,45 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds both addresses.
-    pub async fn bind(protocol: SocketAddr, admin: SocketAddr) -> io::Result<Listeners> {
+    /// Binds both addresses; an error names the listener and the address that failed.
+    pub async fn bind(protocol: SocketAddr, admin: SocketAddr) -> Result<Listeners, BindError> {
+        let bind = |which: &'static str, addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| BindError {
+                which,
+                addr,
+                source,
+            })
+        };
         Ok(Listeners {
-            protocol: TcpListener::bind(protocol).await?,
-            admin: TcpListener::bind(admin).await?,
+            protocol: bind("protocol", protocol).await?,
+            admin: bind("admin", admin).await?,
         })
+    }
+}
+
+/// A listener that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {addr} (the {which} listener){}: {source}",
+    hint(source)
+)]
+pub struct BindError {
+    /// `protocol` or `admin`.
+    pub which: &'static str,
+    /// The address.
+    pub addr: SocketAddr,
+    /// Why.
+    #[source]
+    pub source: io::Error,
+}
+
+fn hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            ", another process holds the port (choose another with --listen / --admin-listen)"
+        }
+        io::ErrorKind::PermissionDenied => ", ports below 1024 need privileges",
+        _ => "",
     }
 }
 
