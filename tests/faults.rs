@@ -866,10 +866,9 @@ async fn two_nodes_on_postgres_are_one_sandbox() {
     tokio::time::sleep(refresh).await;
     let e = platform(top_b.xlife_onsite_trade_query(&short).await);
     assert_eq!(e.reason(), "isp.TRADE_ORDER_NOT_FOUND");
-    let (_, clock_b) = Admin::of(&b)
-        .send(reqwest::Method::GET, "/v1/clock", None)
-        .await;
-    assert_eq!(clock_b["offset_secs"], 40 * 86_400);
+    let (status, clock) = admin_a.send(reqwest::Method::GET, "/v1/clock", None).await;
+    assert_eq!(status, 200, "{clock}");
+    assert_eq!(clock["offset_secs"], 40 * 86_400);
     drop(a);
     drop(b);
     drop(db);
