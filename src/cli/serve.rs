@@ -56,6 +56,11 @@ struct FileConfig {
     signature_cache_entries: Option<usize>,
     credential_cache_ttl_ms: Option<u64>,
     record_cache_entries: Option<usize>,
+    sandbox_refresh_ms: Option<u64>,
+    fault_max_timeout_ms: Option<u64>,
+    request_timestamps_follow_clock: Option<bool>,
+    /// Fault rules installed at start (JSON array or NDJSON).
+    faults_file: Option<PathBuf>,
     database_timeout_ms: Option<u64>,
     read_busy_timeout_ms: Option<u64>,
     header_read_timeout_secs: Option<u64>,
@@ -95,6 +100,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_admin_body_bytes,
         signature_cache_entries,
         credential_cache_ttl_ms,
+        sandbox_refresh_ms,
+        fault_max_timeout_ms,
+        request_timestamps_follow_clock,
         database_timeout_ms,
         read_busy_timeout_ms,
         header_read_timeout_secs,
@@ -159,7 +167,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("{}", demo_banner(&creds, &path));
     }
 
+    if let Some(path) = &file.faults_file {
+        let added = tradeq_server::sandbox::faults::install_rules_file(
+            store.as_ref(),
+            path,
+            config.fault_max_timeout_ms,
+        )
+        .await
+        .with_context(|| format!("cannot load the fault rules of {}", path.display()))?;
+        tracing::info!(added, file = %path.display(), "fault rules installed");
+    }
     let state = AppState::with_admin_token(store.clone(), nonces, config, admin_token);
+    // The first requests already see the stored fault rules and clock.
+    state
+        .sandbox
+        .refresh()
+        .await
+        .context("cannot read the sandbox state")?;
     tracing::info!(
         backend = store.backend(),
         elapsed_ms = started.elapsed().as_millis() as u64,
