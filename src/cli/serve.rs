@@ -151,7 +151,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.demo {
         let shown_token = plain_token
             .or_else(|| demo_token_on_file(&demo_creds_path, &admin_token))
-            .unwrap_or_default();
+            .or_else(|| token_file(&data_dir.join("admin-token"), &admin_token))
+            .unwrap_or_else(|| {
+                // The store keeps only the token's digest: a node that did not create it (another
+                // node on the same PostgreSQL, a fresh data directory) cannot write it down.
+                tracing::warn!(
+                    "the admin token of this store was created elsewhere and is kept only as a \
+                     digest, so demo-credentials.json holds none: start every node with the same \
+                     --admin-token (or TRADEQ_ADMIN_TOKEN)"
+                );
+                String::new()
+            });
         let creds = tradeq_server::demo::install(
             store.as_ref(),
             &gateway_url,
@@ -242,6 +252,14 @@ fn demo_token_on_file(path: &Path, token: &AdminToken) -> Option<String> {
         path.display()
     );
     None
+}
+
+/// The token in `<data-dir>/admin-token`, written when it was generated, if it is still the
+/// store's.
+fn token_file(path: &Path, token: &AdminToken) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let on_file = text.trim();
+    token.matches(on_file).then(|| on_file.to_string())
 }
 
 /// What `serve --demo` prints: where the credentials are and, per SDK, a complete program that
