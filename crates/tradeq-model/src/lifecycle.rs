@@ -73,7 +73,10 @@ pub fn check(kind: RecordKind, doc: &Value, timeline: &[Step]) -> Result<(), Val
     if timeline.len() > MAX_STEPS {
         return Err(ValidationError::new(
             "timeline",
-            format!("has {} steps; at most {MAX_STEPS} are allowed", timeline.len()),
+            format!(
+                "has {} steps; at most {MAX_STEPS} are allowed",
+                timeline.len()
+            ),
         ));
     }
     let mut merged = doc.clone();
@@ -384,19 +387,23 @@ mod tests {
         }
         assert_eq!(
             statuses,
-            ["WaitBuyerPay", "WaitBuyerPay", "TradeSuccess", "TradeSuccess"]
+            [
+                "WaitBuyerPay",
+                "WaitBuyerPay",
+                "TradeSuccess",
+                "TradeSuccess"
+            ]
         );
         assert_eq!(state.applied, 1);
         assert_eq!(state.queries, 4);
-        assert_eq!(
-            current.version_stamp().gmt_modified.map(|t| t.0),
-            Some(now)
-        );
+        assert_eq!(current.version_stamp().gmt_modified.map(|t| t.0), Some(now));
     }
 
     #[test]
     fn time_step_waits_for_virtual_time() {
-        let r = trade(json!({"timeline": [{"after_secs": 900, "set": {"trade_status": "TRADE_CLOSED"}}]}));
+        let r = trade(
+            json!({"timeline": [{"after_secs": 900, "set": {"trade_status": "TRADE_CLOSED"}}]}),
+        );
         let state = LifecycleState::new(at("2024-01-01 10:00:00"));
         let early = advance(&r, &state, at("2024-01-01 10:14:59"));
         assert!(!early.changed);
@@ -412,7 +419,11 @@ mod tests {
             {"after_queries": 1, "set": {"send_pay_date": "2024-01-01 10:05:00"}},
             {"after_queries": 1, "set": {"trade_status": "TRADE_CLOSED"}}
         ]}));
-        let a = advance(&r, &LifecycleState::new(at("2024-01-01 10:00:00")), at("2024-01-01 10:01:00"));
+        let a = advance(
+            &r,
+            &LifecycleState::new(at("2024-01-01 10:00:00")),
+            at("2024-01-01 10:01:00"),
+        );
         assert_eq!(a.refused.len(), 1, "{:?}", a.refused);
         assert_eq!(a.refused[0].step, 0);
         assert_eq!(a.state.applied, 2);
@@ -436,7 +447,10 @@ mod tests {
             bad(json!([{"after_queries": 1, "after_secs": 2, "set": {"trade_status": "TRADE_SUCCESS"}}])).as_deref(),
             Some("timeline[0]")
         );
-        assert_eq!(bad(json!([{"set": {"trade_status": "TRADE_SUCCESS"}}])).as_deref(), Some("timeline[0]"));
+        assert_eq!(
+            bad(json!([{"set": {"trade_status": "TRADE_SUCCESS"}}])).as_deref(),
+            Some("timeline[0]")
+        );
         assert_eq!(
             bad(json!([{"after_queries": 0, "set": {"trade_status": "TRADE_SUCCESS"}}])).as_deref(),
             Some("timeline[0].after_queries")
@@ -454,10 +468,14 @@ mod tests {
             Some("timeline[0].set")
         );
         assert_eq!(
-            bad(json!([{"after_queries": 1, "when": 3, "set": {"trade_status": "TRADE_SUCCESS"}}])).as_deref(),
+            bad(json!([{"after_queries": 1, "when": 3, "set": {"trade_status": "TRADE_SUCCESS"}}]))
+                .as_deref(),
             Some("timeline[0].when")
         );
         assert_eq!(bad(json!([])).as_deref(), Some("timeline"));
-        assert_eq!(bad(json!([{"after_queries": 2, "set": {"trade_status": "TRADE_SUCCESS"}}])), None);
+        assert_eq!(
+            bad(json!([{"after_queries": 2, "set": {"trade_status": "TRADE_SUCCESS"}}])),
+            None
+        );
     }
 }

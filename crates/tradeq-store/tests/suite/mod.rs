@@ -42,6 +42,12 @@ macro_rules! store_suite {
             credential_of_unknown_app_is_refused,
             nonce_claim_replay_expiry,
             meta_values,
+            list_records_filters_and_pages,
+            lifecycle_applies_on_the_third_query,
+            lifecycle_refuses_a_step_that_breaks_an_invariant,
+            lifecycle_of_a_plain_record_is_none,
+            delete_and_clear_remove_lifecycles,
+            clear_credentials_removes_every_credential,
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {
@@ -55,6 +61,9 @@ macro_rules! store_suite {
 }
 
 pub(crate) use store_suite;
+
+mod records;
+pub use records::*;
 
 // ----- test data (seed-like values) -----
 
@@ -183,7 +192,7 @@ pub fn omni(order_id: &str, merchant: &str, gmt: &str, version: i64) -> Record {
     )
 }
 
-fn ts(s: &str) -> DateTime<Utc> {
+pub(crate) fn ts(s: &str) -> DateTime<Utc> {
     match Timestamp::parse(s) {
         Some(t) => t.0,
         None => panic!("bad time {s}"),
