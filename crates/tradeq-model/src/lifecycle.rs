@@ -20,6 +20,11 @@ pub const MAX_STEPS: usize = 32;
 /// The longest delay a step may wait: ten years, in seconds.
 pub const MAX_AFTER_SECS: u64 = 10 * 366 * 24 * 3600;
 
+/// A string value of a step's `set` that stands for the time the step applies, in platform
+/// time (`send_pay_date`, `gmt_payment`, a bill's `disbursed_at`): the moment is not known when
+/// the timeline is written.
+pub const NOW: &str = "$now";
+
 /// The most queries a step may wait for.
 pub const MAX_AFTER_QUERIES: u64 = 1_000_000;
 
@@ -141,7 +146,8 @@ pub fn check(kind: RecordKind, doc: &Value, timeline: &[Step]) -> Result<(), Val
                 ));
             }
         }
-        merge_patch(&mut merged, &Value::Object(step.set.clone()));
+        // Any valid platform time stands in for `$now` when checking the shape.
+        merge_patch(&mut merged, &resolve_now(&step.set, "2000-01-01 00:00:00"));
         if let Err(e) = Record::parse_unchecked(kind, &merged.to_string()) {
             let field = if e.field == "(record)" {
                 at("set")
@@ -152,6 +158,23 @@ pub fn check(kind: RecordKind, doc: &Value, timeline: &[Step]) -> Result<(), Val
         }
     }
     Ok(())
+}
+
+/// `set` with every string equal to [`NOW`], at any depth, replaced by `now`.
+pub fn resolve_now(set: &Map<String, Value>, now: &str) -> Value {
+    fn walk(v: &Value, now: &str) -> Value {
+        match v {
+            Value::String(s) if s == NOW => Value::String(now.to_string()),
+            Value::Array(items) => Value::Array(items.iter().map(|i| walk(i, now)).collect()),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), walk(v, now)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    walk(&Value::Object(set.clone()), now)
 }
 
 /// Applies a JSON merge patch (RFC 7396) to `target`: objects merge key by key, `null` removes
@@ -301,11 +324,11 @@ pub fn apply_step(
     let kind = record.kind();
     let mut doc: Value = serde_json::from_str(&record.to_json())
         .map_err(|e| ValidationError::new("(record)", e.to_string()))?;
-    merge_patch(&mut doc, &Value::Object(step.set.clone()));
+    let now = DateTime::<Utc>::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    merge_patch(&mut doc, &resolve_now(&step.set, &Timestamp(now).to_string()));
     let old = record.version_stamp();
     if let Value::Object(m) = &mut doc {
         if !step.set.contains_key("gmt_modified") {
-            let now = DateTime::<Utc>::from_timestamp(now.timestamp(), 0).unwrap_or(now);
             let next = match old.gmt_modified {
                 Some(t) if t.0 >= now => t.0 + Duration::seconds(1),
                 _ => now,
@@ -328,7 +351,7 @@ pub fn apply_step(
         return Err(ValidationError::new(
             "gmt_modified",
             format!(
-                "the step would write {} over {old}; a step must advance the record's version",
+                "the change would write {} over {old}; gmt_modified must move forward (or stay, with a higher version)",
                 next.version_stamp()
             ),
         ));
@@ -372,7 +395,7 @@ mod tests {
     #[test]
     fn third_query_pays_the_trade() {
         let r = trade(json!({"timeline": [{"after_queries": 3, "set": {
-            "trade_status": "TRADE_SUCCESS", "send_pay_date": "2024-01-01 10:05:00"}}]}));
+            "trade_status": "TRADE_SUCCESS", "send_pay_date": "$now"}}]}));
         let mut state = LifecycleState::new(at("2024-01-01 10:00:00"));
         let now = at("2024-01-01 10:06:00");
         let mut current = r;
