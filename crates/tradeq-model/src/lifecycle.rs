@@ -166,11 +166,9 @@ pub fn resolve_now(set: &Map<String, Value>, now: &str) -> Value {
         match v {
             Value::String(s) if s == NOW => Value::String(now.to_string()),
             Value::Array(items) => Value::Array(items.iter().map(|i| walk(i, now)).collect()),
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), walk(v, now)))
-                    .collect(),
-            ),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), walk(v, now))).collect())
+            }
             other => other.clone(),
         }
     }
@@ -325,7 +323,10 @@ pub fn apply_step(
     let mut doc: Value = serde_json::from_str(&record.to_json())
         .map_err(|e| ValidationError::new("(record)", e.to_string()))?;
     let now = DateTime::<Utc>::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-    merge_patch(&mut doc, &resolve_now(&step.set, &Timestamp(now).to_string()));
+    merge_patch(
+        &mut doc,
+        &resolve_now(&step.set, &Timestamp(now).to_string()),
+    );
     let old = record.version_stamp();
     if let Value::Object(m) = &mut doc {
         if !step.set.contains_key("gmt_modified") {

@@ -195,11 +195,12 @@ impl SnapshotWriter {
                         } else {
                             None
                         };
-                        let record: Value =
-                            serde_json::from_str(&r.to_json()).map_err(|e| SnapshotError::Line {
+                        let record: Value = serde_json::from_str(&r.to_json()).map_err(|e| {
+                            SnapshotError::Line {
                                 line: 0,
                                 message: format!("{k} `{}` did not re-read: {e}", r.primary_key()),
-                            })?;
+                            }
+                        })?;
                         out.push_str(&line_text(&Line::Record {
                             kind: k,
                             record,
@@ -268,7 +269,9 @@ pub fn parse(text: &str) -> Result<Parsed, SnapshotError> {
         let err = |message: String| SnapshotError::Line { line: n, message };
         let line: Line = serde_json::from_str(raw).map_err(|e| {
             let msg = e.to_string();
-            let msg = msg.rfind(" at line ").map_or(msg.clone(), |p| msg[..p].to_string());
+            let msg = msg
+                .rfind(" at line ")
+                .map_or(msg.clone(), |p| msg[..p].to_string());
             if msg.starts_with("unknown variant") {
                 err(format!(
                     "{msg}: this tradeq does not know that line type; load the snapshot with \
@@ -286,8 +289,8 @@ pub fn parse(text: &str) -> Result<Parsed, SnapshotError> {
                 }
                 Line::Snapshot { format } => {
                     return Err(err(format!(
-                        "snapshot format {format} is not supported (this tradeq reads format {FORMAT})"
-                    )))
+                    "snapshot format {format} is not supported (this tradeq reads format {FORMAT})"
+                )))
                 }
                 _ => {
                     return Err(err(
@@ -365,7 +368,11 @@ pub async fn load(store: &dyn Store, text: &str) -> Result<LoadSummary, Snapshot
         for (r, result) in chunk.iter().zip(store.upsert_batch(chunk).await?) {
             result.map_err(|e| SnapshotError::Line {
                 line: 0,
-                message: format!("{} `{}` could not be restored: {e}", r.kind(), r.primary_key()),
+                message: format!(
+                    "{} `{}` could not be restored: {e}",
+                    r.kind(),
+                    r.primary_key()
+                ),
             })?;
             summary.records += 1;
         }

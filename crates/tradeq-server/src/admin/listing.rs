@@ -117,7 +117,12 @@ pub async fn list_records(
     let kind = parse_kind(&kind)?;
     let Query(p) = params.map_err(AdminError::from_query_rejection)?;
     use RecordKind as K;
-    only_for("out_trade_no", &p.out_trade_no, kind, &[K::AlipayTrade, K::OnsiteTrade])?;
+    only_for(
+        "out_trade_no",
+        &p.out_trade_no,
+        kind,
+        &[K::AlipayTrade, K::OnsiteTrade],
+    )?;
     only_for("short_trade_no", &p.short_trade_no, kind, &[K::OnsiteTrade])?;
     only_for("out_order_id", &p.out_order_id, kind, &[K::OmniOrder])?;
     let limit = p.limit.unwrap_or(DEFAULT_LIST_LIMIT);
@@ -188,7 +193,8 @@ pub async fn patch_record(
     if media_type(&headers).as_deref() != Some(MERGE_PATCH) {
         return Err(AdminError::unsupported_media_type(MERGE_PATCH));
     }
-    let body = body.map_err(|r| AdminError::from_bytes_rejection(r, state.config.max_admin_body_bytes))?;
+    let body =
+        body.map_err(|r| AdminError::from_bytes_rejection(r, state.config.max_admin_body_bytes))?;
     let patch = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(m)) => m,
         Ok(_) => {

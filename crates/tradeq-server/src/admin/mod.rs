@@ -42,7 +42,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/health", &["GET"]),
     ("/metrics", &["GET"]),
     ("/openapi.json", &["GET"]),
-    ("/v1/records/{kind}/{key}", &["GET", "PUT", "PATCH", "DELETE"]),
+    (
+        "/v1/records/{kind}/{key}",
+        &["GET", "PUT", "PATCH", "DELETE"],
+    ),
     ("/v1/records/{kind}", &["GET"]),
     ("/v1/records/{kind}/{key}/lifecycle", &["POST"]),
     ("/v1/lifecycle-templates", &["GET"]),

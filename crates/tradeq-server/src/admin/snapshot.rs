@@ -36,7 +36,12 @@ pub async fn reset(
             demo::DemoError::Store(s) => AdminError::from(s),
             other => AdminError::internal(other),
         })?;
-    tracing::info!(?to, removed = summary.removed, inserted = summary.inserted, "sandbox reset");
+    tracing::info!(
+        ?to,
+        removed = summary.removed,
+        inserted = summary.inserted,
+        "sandbox reset"
+    );
     Ok(Json(summary))
 }
 
@@ -83,10 +88,8 @@ pub async fn load(
         .await
         .map_err(|e| match e {
             SnapshotError::Line { line, message } => {
-                let mut err = AdminError::bad_request(
-                    "invalid_snapshot",
-                    format!("line {line}: {message}"),
-                );
+                let mut err =
+                    AdminError::bad_request("invalid_snapshot", format!("line {line}: {message}"));
                 err.field = Some(format!("line {line}"));
                 err
             }

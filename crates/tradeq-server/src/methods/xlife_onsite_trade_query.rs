@@ -62,13 +62,9 @@ pub async fn call(
     {
         return Err(not_found());
     }
-    let found = crate::sandbox::lifecycle::on_read(
-        ctx,
-        Method::XlifeOnsiteTradeQuery,
-        SYSTEM_ERROR,
-        found,
-    )
-    .await?;
+    let found =
+        crate::sandbox::lifecycle::on_read(ctx, Method::XlifeOnsiteTradeQuery, SYSTEM_ERROR, found)
+            .await?;
     let trade = match found.as_deref() {
         Some(Record::OnsiteTrade(t)) => t,
         _ => return Err(not_found()),

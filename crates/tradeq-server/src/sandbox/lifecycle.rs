@@ -206,7 +206,9 @@ fn xlife_bill_disbursed(record: &Record, now: DateTime<Utc>) -> Result<Timeline,
         return Err("not an onsite trade".into());
     };
     if t.gmt_payment.is_none() {
-        return Err("the trade is not paid (no gmt_payment), so it has no bills to disburse".into());
+        return Err(
+            "the trade is not paid (no gmt_payment), so it has no bills to disburse".into(),
+        );
     }
     let mut bills = Vec::with_capacity(t.store_fund_bills.len());
     let mut pending = 0;
@@ -302,7 +304,13 @@ pub async fn start(
 pub fn progress_view(record: &Record, state: Option<&LifecycleState>) -> Option<Value> {
     let timeline = record.timeline()?;
     let (applied, queries, base_at, refused, started) = match state {
-        Some(s) => (s.applied, s.queries, Some(s.base_at), s.refused.clone(), true),
+        Some(s) => (
+            s.applied,
+            s.queries,
+            Some(s.base_at),
+            s.refused.clone(),
+            true,
+        ),
         None => (0, 0, None, Vec::new(), false),
     };
     let steps: Vec<Value> = timeline
