@@ -14,6 +14,7 @@ mod generate;
 mod import;
 mod keys;
 mod query;
+mod sandbox;
 mod serve;
 
 /// A protocol-faithful implementation of five Alipay and Taobao Open Platform trade/order query
@@ -42,6 +43,10 @@ pub enum Command {
     Demo(generate::DemoArgs),
     /// Call a method as a client: sign with a credentials file, verify the answer, print it.
     Query(query::QueryArgs),
+    /// Save the whole sandbox to a file, or replace it with one.
+    Snapshot(sandbox::SnapshotArgs),
+    /// Record lifecycles: templates, attaching one, progress.
+    Lifecycle(sandbox::LifecycleArgs),
 }
 
 /// Where the data lives; shared by every command that opens the store.
@@ -127,8 +132,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args).await,
         Command::Apps(args) => apps::run(args).await,
         Command::Keys(args) => keys::run(args),
-        Command::Demo(args) => generate::run(args),
+        Command::Demo(args) => generate::run(args).await,
         Command::Query(args) => query::run(args).await,
+        Command::Snapshot(args) => sandbox::run_snapshot(args).await,
+        Command::Lifecycle(args) => sandbox::run_lifecycle(args).await,
     }
 }
 
