@@ -305,6 +305,42 @@ async fn timeline_pays_a_trade_on_its_third_query(env: Env) {
         .json();
     assert_eq!(again["lifecycle"]["queries"], json!(0));
 
+    // Written without a timeline, then with one again (by a batch): it starts from zero.
+    let mut plain = again.clone();
+    plain.as_object_mut().unwrap().remove("timeline");
+    plain.as_object_mut().unwrap().remove("lifecycle");
+    plain["subject"] = json!("plain");
+    let a = put(
+        &env,
+        &format!("/v1/records/alipay-trade/{trade_no}"),
+        &plain,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    query_trade(&env, trade_no, now).await.unwrap();
+    let mut with_timeline = plain.clone();
+    with_timeline["subject"] = json!("timeline again");
+    with_timeline["trade_status"] = json!("WAIT_BUYER_PAY");
+    for f in ["send_pay_date", "receipt_amount", "buyer_pay_amount"] {
+        with_timeline.as_object_mut().unwrap().remove(f);
+    }
+    with_timeline["timeline"] =
+        json!([{"after_queries": 2, "set": {"trade_status": "TRADE_CLOSED"}}]);
+    let a = send(
+        &env,
+        "POST",
+        "/v1/records/alipay-trade/_batch",
+        Some("application/x-ndjson"),
+        format!("{with_timeline}\n"),
+    )
+    .await;
+    assert_eq!(a.json()["updated"], json!(1), "{}", a.text());
+    let shown = get(&env, &format!("/v1/records/alipay-trade/{trade_no}"))
+        .await
+        .json();
+    assert_eq!(shown["lifecycle"]["queries"], json!(0), "{shown}");
+    assert_eq!(shown["lifecycle"]["applied"], json!(0), "{shown}");
+
     // The step's write is in the audit log like any other.
     let audit = get(&env, "/v1/audit?limit=1000").await.json();
     let updates = audit["entries"]
@@ -313,7 +349,7 @@ async fn timeline_pays_a_trade_on_its_third_query(env: Env) {
         .iter()
         .filter(|e| e["key"] == json!(trade_no) && e["action"] == json!("updated"))
         .count();
-    assert_eq!(updates, 2, "the step and the edit: {audit}");
+    assert_eq!(updates, 4, "the step and three rewrites: {audit}");
 }
 
 async fn bad_timelines_are_refused_naming_the_field(env: Env) {

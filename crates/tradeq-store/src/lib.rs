@@ -184,6 +184,10 @@ pub trait Store: Send + Sync + 'static {
         states: &[(RecordKind, String, LifecycleState)],
     ) -> Result<(), StoreError>;
 
+    /// Forgets the lifecycle progress of records of `kind` (they were rewritten: a record with
+    /// a timeline starts again at its next query).
+    async fn remove_lifecycles(&self, kind: RecordKind, keys: &[String]) -> Result<(), StoreError>;
+
     /// Counts one successful query of a record that has a timeline and applies the steps then
     /// due, in one transaction: the record rewritten (and audited) when a step changed it, the
     /// progress saved either way. `None` when the record is gone or has no timeline. A record

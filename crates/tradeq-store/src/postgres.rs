@@ -672,6 +672,10 @@ impl Store for PgStore {
         self.put_lifecycles_pg(states).await
     }
 
+    async fn remove_lifecycles(&self, kind: RecordKind, keys: &[String]) -> Result<(), StoreError> {
+        self.remove_lifecycles_pg(kind, keys).await
+    }
+
     async fn advance_lifecycle(
         &self,
         kind: RecordKind,

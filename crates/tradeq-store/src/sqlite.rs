@@ -846,6 +846,10 @@ impl Store for SqliteStore {
         self.put_lifecycles_sqlite(states).await
     }
 
+    async fn remove_lifecycles(&self, kind: RecordKind, keys: &[String]) -> Result<(), StoreError> {
+        self.remove_lifecycles_sqlite(kind, keys).await
+    }
+
     async fn advance_lifecycle(
         &self,
         kind: RecordKind,

@@ -312,23 +312,27 @@ impl Batcher<'_> {
         }
         let lines = std::mem::take(&mut self.lines);
         let now = self.state.sandbox.now();
-        let started: Vec<_> = self
-            .records
-            .iter()
-            .zip(&results)
-            .filter(|(r, res)| {
-                r.timeline().is_some()
-                    && matches!(res, Ok(WriteOutcome::Inserted | WriteOutcome::Updated))
-            })
-            .map(|(r, _)| {
-                (
-                    r.kind(),
-                    r.primary_key().to_string(),
-                    tradeq_model::lifecycle::LifecycleState::new(now),
-                )
-            })
-            .collect();
+        let mut started = Vec::new();
+        let mut plain = Vec::new();
+        for (r, res) in self.records.iter().zip(&results) {
+            if matches!(res, Ok(WriteOutcome::Inserted | WriteOutcome::Updated)) {
+                let key = r.primary_key().to_string();
+                if r.timeline().is_some() {
+                    started.push((
+                        r.kind(),
+                        key,
+                        tradeq_model::lifecycle::LifecycleState::new(now),
+                    ));
+                } else {
+                    plain.push(key);
+                }
+            }
+        }
         self.state.store.put_lifecycles(&started).await?;
+        self.state
+            .store
+            .remove_lifecycles(self.kind, &plain)
+            .await?;
         self.records.clear();
         let (mut inserted, mut updated, mut unchanged) = (0, 0, 0);
         for (line, result) in lines.into_iter().zip(results) {

@@ -278,22 +278,25 @@ pub async fn attach(
     Ok((record, state))
 }
 
-/// Writes a record and, when it has a timeline and the write changed it, starts its lifecycle
-/// at `now` (a rewrite restarts it: its steps count from the new write).
+/// Writes a record and, when the write changed it, starts its lifecycle at `now` if it has a
+/// timeline (a rewrite restarts it: its steps count from the new write) or forgets any earlier
+/// progress if it has none.
 pub async fn start(
     store: &dyn Store,
     record: &Record,
     now: DateTime<Utc>,
 ) -> Result<WriteOutcome, StoreError> {
     let outcome = store.upsert(record).await?;
-    if outcome != WriteOutcome::Unchanged && record.timeline().is_some() {
-        store
-            .put_lifecycles(&[(
-                record.kind(),
-                record.primary_key().to_string(),
-                LifecycleState::new(now),
-            )])
-            .await?;
+    if outcome != WriteOutcome::Unchanged {
+        let key = record.primary_key().to_string();
+        if record.timeline().is_some() {
+            store
+                .put_lifecycles(&[(record.kind(), key, LifecycleState::new(now))])
+                .await?;
+        } else {
+            // Progress of an earlier timeline must not carry over to a later one.
+            store.remove_lifecycles(record.kind(), &[key]).await?;
+        }
     }
     Ok(outcome)
 }

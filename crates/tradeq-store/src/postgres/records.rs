@@ -86,6 +86,22 @@ impl PgStore {
         Ok(())
     }
 
+    pub(super) async fn remove_lifecycles_pg(
+        &self,
+        kind: RecordKind,
+        keys: &[String],
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM record_lifecycle WHERE kind = $1 AND key = ANY($2::text[])")
+            .bind(kind.as_str())
+            .bind(keys)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn advance_lifecycle_pg(
         &self,
         kind: RecordKind,

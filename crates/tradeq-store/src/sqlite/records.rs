@@ -90,6 +90,27 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn remove_lifecycles_sqlite(
+        &self,
+        kind: RecordKind,
+        keys: &[String],
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let keys = serde_json::to_string(keys)
+            .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
+        sqlx::query(
+            "DELETE FROM record_lifecycle WHERE kind = ?1 AND key IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(kind.as_str())
+        .bind(keys)
+        .execute(&self.write)
+        .await?;
+        self.wrote();
+        Ok(())
+    }
+
     pub(super) async fn advance_lifecycle_sqlite(
         &self,
         kind: RecordKind,

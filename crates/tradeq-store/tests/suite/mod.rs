@@ -48,6 +48,7 @@ macro_rules! store_suite {
             lifecycle_of_a_plain_record_is_none,
             delete_and_clear_remove_lifecycles,
             clear_credentials_removes_every_credential,
+            remove_lifecycles_forgets_progress,
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {

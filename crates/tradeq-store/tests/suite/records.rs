@@ -362,3 +362,44 @@ pub async fn clear_credentials_removes_every_credential(store: Arc<dyn Store>) {
     assert!(store.list_top_sessions().await.unwrap().is_empty());
     assert_eq!(store.count(RecordKind::KoubeiOrder).await.unwrap(), 1);
 }
+
+pub async fn remove_lifecycles_forgets_progress(store: Arc<dyn Store>) {
+    let state = LifecycleState::new(ts("2024-01-01 10:00:00"));
+    store
+        .put_lifecycles(&[
+            (RecordKind::KoubeiOrder, "K1".into(), state.clone()),
+            (RecordKind::KoubeiOrder, "K2".into(), state.clone()),
+            (RecordKind::OmniOrder, "K1".into(), state.clone()),
+        ])
+        .await
+        .unwrap();
+    store
+        .remove_lifecycles(RecordKind::KoubeiOrder, &["K1".into(), "absent".into()])
+        .await
+        .unwrap();
+    store
+        .remove_lifecycles(RecordKind::KoubeiOrder, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_lifecycle(RecordKind::KoubeiOrder, "K1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_lifecycle(RecordKind::KoubeiOrder, "K2")
+            .await
+            .unwrap(),
+        Some(state.clone())
+    );
+    assert_eq!(
+        store
+            .get_lifecycle(RecordKind::OmniOrder, "K1")
+            .await
+            .unwrap(),
+        Some(state)
+    );
+}
