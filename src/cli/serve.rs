@@ -55,6 +55,12 @@ struct FileConfig {
     signature_cache_entries: Option<usize>,
     credential_cache_ttl_ms: Option<u64>,
     record_cache_entries: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    admin_max_connections: Option<usize>,
+    drain_timeout_secs: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -85,7 +91,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_body_bytes,
         max_admin_body_bytes,
         signature_cache_entries,
-        credential_cache_ttl_ms
+        credential_cache_ttl_ms,
+        header_read_timeout_secs,
+        body_read_timeout_secs,
+        idle_timeout_secs,
+        max_connections,
+        admin_max_connections,
+        drain_timeout_secs
     );
     config.validate()?;
     let store_args = StoreArgs {
@@ -96,6 +108,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .clone()
             .or(file.database_url.clone()),
     };
+    // Ports first: a start that cannot listen must leave no store, token or file behind.
+    let shutdown = shutdown_signal();
+    let listeners = Listeners::bind(config.listen, config.admin_listen).await?;
     let data_dir = store_args.data_dir();
     let mut store_options = tradeq_store::StoreOptions::default();
     if let Some(entries) = file.record_cache_entries {
@@ -115,15 +130,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => stored_admin_token(store.as_ref(), &data_dir).await?,
     };
 
-    let shutdown = shutdown_signal();
-    let listeners = Listeners::bind(config.listen, config.admin_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} and {}",
-                config.listen, config.admin_listen
-            )
-        })?;
     let gateway_url = format!("http://{}", listeners.protocol.local_addr()?);
     let admin_url = format!("http://{}", listeners.admin.local_addr()?);
 

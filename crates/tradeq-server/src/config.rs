@@ -27,6 +27,18 @@ pub struct ServerConfig {
     pub credential_cache_ttl_ms: u64,
     /// How many answer signatures the v2 signature cache keeps.
     pub signature_cache_entries: usize,
+    /// Seconds a request head may take once its first byte arrived.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a whole request body may take.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a connection may wait for its next request (keep-alive).
+    pub idle_timeout_secs: u64,
+    /// Connections the protocol listener holds at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections the admin listener holds at once.
+    pub admin_max_connections: usize,
+    /// Seconds in-flight requests get to finish on shutdown before their connections close.
+    pub drain_timeout_secs: u64,
 }
 
 /// A setting out of its sensible range.
@@ -90,6 +102,33 @@ impl ServerConfig {
             0,
             3_600_000,
         )?;
+        let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        check(
+            "header_read_timeout_secs",
+            secs(self.header_read_timeout_secs),
+            1,
+            3_600,
+        )?;
+        check(
+            "body_read_timeout_secs",
+            secs(self.body_read_timeout_secs),
+            1,
+            3_600,
+        )?;
+        check("idle_timeout_secs", secs(self.idle_timeout_secs), 1, 86_400)?;
+        check(
+            "drain_timeout_secs",
+            secs(self.drain_timeout_secs),
+            0,
+            3_600,
+        )?;
+        check("max_connections", bytes(self.max_connections), 1, 1_000_000)?;
+        check(
+            "admin_max_connections",
+            bytes(self.admin_max_connections),
+            1,
+            100_000,
+        )?;
         Ok(())
     }
 }
@@ -106,6 +145,12 @@ impl Default for ServerConfig {
             max_admin_body_bytes: 64 * 1024 * 1024,
             credential_cache_ttl_ms: 2_000,
             signature_cache_entries: 100_000,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            admin_max_connections: 256,
+            drain_timeout_secs: 20,
         }
     }
 }

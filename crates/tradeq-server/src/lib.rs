@@ -6,6 +6,7 @@
 //! caller's merchant and builds a protocol-neutral view; the front door renders that view in its
 //! envelope and signs it.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // The demo data set is written as `json!` literals, deeper than the default limit allows.
 #![recursion_limit = "256"]
@@ -21,6 +22,7 @@ pub mod sandbox;
 pub mod serve;
 pub mod snapshot;
 pub mod state;
+pub mod transport;
 
 pub use config::ServerConfig;
 pub use serve::{serve, Listeners};

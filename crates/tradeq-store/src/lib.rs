@@ -13,6 +13,7 @@
 //! v3 nonces are remembered by a [`NonceStore`]: [`memory_nonces::MemoryNonceStore`] for one
 //! process, or the database itself ([`Store::nonce_store`]) when several processes share it.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use async_trait::async_trait;
