@@ -38,7 +38,10 @@ pub fn note_skip(reason: &str) {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
         })
-        .map(|n| n.rsplit_once('-').map_or(n.clone(), |(name, _)| name.to_string()))
+        .map(|n| {
+            n.rsplit_once('-')
+                .map_or(n.clone(), |(name, _)| name.to_string())
+        })
         .unwrap_or_default();
     eprintln!("skipped: {reason}");
     if let Ok(path) = std::env::var("TRADEQ_SKIP_LOG") {
