@@ -22,6 +22,8 @@ pub struct DemoArgs {
 enum DemoCommand {
     /// Write synthetic records of one kind as JSONL.
     Generate(GenerateArgs),
+    /// Put the records back to the demo data set (or none with --empty); credentials are kept.
+    Reset(super::sandbox::ResetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -42,8 +44,11 @@ struct GenerateArgs {
     out: Option<PathBuf>,
 }
 
-pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let DemoCommand::Generate(args) = args.command;
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let args = match args.command {
+        DemoCommand::Generate(args) => args,
+        DemoCommand::Reset(args) => return super::sandbox::run_reset(args).await,
+    };
     let sink: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,

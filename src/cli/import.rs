@@ -216,6 +216,18 @@ async fn import(
                 None => store.upsert_batch(&batch).await,
             }
             .context("the store failed; the batch was rolled back and nothing of it written")?;
+            // A rewritten record's lifecycle starts again at its next query (the importer has
+            // no business clock to start it with).
+            let rewritten: Vec<String> = outcomes
+                .iter()
+                .zip(&batch)
+                .filter(|(o, _)| matches!(o, Ok(WriteOutcome::Inserted | WriteOutcome::Updated)))
+                .map(|(_, r)| r.primary_key().to_string())
+                .collect();
+            store
+                .remove_lifecycles(args.kind, &rewritten)
+                .await
+                .context("the store failed while restarting lifecycles")?;
             for (outcome, line) in outcomes.into_iter().zip(&lines) {
                 match outcome {
                     Ok(WriteOutcome::Inserted) => totals.inserted += 1,

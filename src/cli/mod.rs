@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use tradeq_store::Store;
 
 mod apps;
+mod faults;
 mod generate;
 mod import;
 mod keys;
@@ -45,9 +46,13 @@ pub enum Command {
     /// Call a method as a client: sign with a credentials file, verify the answer, print it.
     Query(query::QueryArgs),
     /// Sandbox fault rules, through a running server's admin API.
-    Faults(sandbox::FaultsArgs),
+    Faults(faults::FaultsArgs),
     /// The sandbox's business clock, through a running server's admin API.
-    Clock(sandbox::ClockArgs),
+    Clock(faults::ClockArgs),
+    /// Save the whole sandbox to a file, or replace it with one.
+    Snapshot(sandbox::SnapshotArgs),
+    /// Record lifecycles: templates, attaching one, progress.
+    Lifecycle(sandbox::LifecycleArgs),
 }
 
 /// Where the data lives; shared by every command that opens the store.
@@ -135,10 +140,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args).await,
         Command::Apps(args) => apps::run(args).await,
         Command::Keys(args) => keys::run(args),
-        Command::Demo(args) => generate::run(args),
+        Command::Demo(args) => generate::run(args).await,
         Command::Query(args) => query::run(args).await,
-        Command::Faults(args) => sandbox::run_faults(args).await,
-        Command::Clock(args) => sandbox::run_clock(args).await,
+        Command::Faults(args) => faults::run_faults(args).await,
+        Command::Clock(args) => faults::run_clock(args).await,
+        Command::Snapshot(args) => sandbox::run_snapshot(args).await,
+        Command::Lifecycle(args) => sandbox::run_lifecycle(args).await,
     }
 }
 

@@ -1,336 +1,240 @@
-//! `tradeq faults …` and `tradeq clock …`: the sandbox's fault rules and business clock, through
-//! a running server's admin API (so the server applies a change at once).
+//! `tradeq snapshot save|load FILE`, `tradeq lifecycle templates|attach|show` and
+//! `tradeq demo reset [--empty]`, run straight against the store (a running server sees the
+//! result on its next request).
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 
-/// Where the admin API is and how to authenticate to it.
-#[derive(Debug, Clone, Args)]
-pub struct AdminArgs {
-    /// The admin API [default: the `admin_url` of `<data-dir>/demo-credentials.json`, else
-    /// http://127.0.0.1:8081].
-    #[arg(long, env = "TRADEQ_ADMIN_URL", global = true)]
-    admin_url: Option<String>,
-    /// The admin token [default: `<data-dir>/admin-token`, else the demo credentials' token].
-    #[arg(
-        long,
-        env = "TRADEQ_ADMIN_TOKEN",
-        hide_env_values = true,
-        global = true
-    )]
-    admin_token: Option<String>,
-    /// The server's data directory, where its admin token and demo credentials are written
-    /// [default: ./tradeq-data].
-    #[arg(long, env = "TRADEQ_DATA_DIR", global = true)]
-    data_dir: Option<PathBuf>,
+use tradeq_model::RecordKind;
+use tradeq_server::demo::{self, ResetTarget};
+use tradeq_server::sandbox::lifecycle::{self, TEMPLATES};
+use tradeq_server::snapshot::{self, SnapshotWriter};
+
+use super::StoreArgs;
+
+/// The business time of a command run outside the server: the command line has no sandbox
+/// clock of its own, so it is the host's.
+fn business_now() -> DateTime<Utc> {
+    Utc::now()
 }
 
-impl AdminArgs {
-    fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("./tradeq-data"))
-    }
-
-    fn demo_credentials(&self) -> Option<Value> {
-        let text = std::fs::read_to_string(self.data_dir().join("demo-credentials.json")).ok()?;
-        serde_json::from_str(&text).ok()
-    }
-
-    fn url(&self) -> String {
-        self.admin_url
-            .clone()
-            .or_else(|| {
-                self.demo_credentials()
-                    .and_then(|c| c["admin_url"].as_str().map(str::to_string))
-            })
-            .unwrap_or_else(|| "http://127.0.0.1:8081".to_string())
-            .trim_end_matches('/')
-            .to_string()
-    }
-
-    fn token(&self) -> anyhow::Result<String> {
-        if let Some(t) = &self.admin_token {
-            return Ok(t.clone());
-        }
-        if let Ok(t) = std::fs::read_to_string(self.data_dir().join("admin-token")) {
-            return Ok(t.trim().to_string());
-        }
-        if let Some(t) = self
-            .demo_credentials()
-            .and_then(|c| c["admin_token"].as_str().map(str::to_string))
-        {
-            return Ok(t);
-        }
-        bail!(
-            "no admin token: pass --admin-token (or TRADEQ_ADMIN_TOKEN), or --data-dir of the server"
-        )
-    }
-
-    /// Sends one request and returns the JSON answer (`null` for 204); an error answer becomes
-    /// an error naming the server's message.
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.url());
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()?;
-        let mut req = client.request(method, &url).bearer_auth(self.token()?);
-        if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let res = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the admin API at {url}"))?;
-        let status = res.status();
-        let text = res.text().await?;
-        let value: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        if !status.is_success() {
-            let message = value["error"]["message"]
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_string);
-            bail!("{status}: {message}");
-        }
-        Ok(value)
-    }
-}
-
+/// `tradeq snapshot …`.
 #[derive(Debug, Args)]
-pub struct FaultsArgs {
+pub struct SnapshotArgs {
     #[command(subcommand)]
-    command: FaultsCommand,
+    command: SnapshotCommand,
     #[command(flatten)]
-    admin: AdminArgs,
+    store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
-enum FaultsCommand {
-    /// Add a rule: either the whole rule as JSON (`--json`), or its parts as flags.
-    Add(Box<AddArgs>),
-    /// List the rules with their hit counts.
-    List,
-    /// Remove one rule.
-    Remove { id: String },
-    /// Remove every rule.
-    Clear,
-}
-
-#[derive(Debug, Args)]
-struct AddArgs {
-    /// The rule as JSON (as `POST /v1/faults` takes it); a file name or the JSON itself.
-    #[arg(long, conflicts_with_all = ["action", "front_door", "method", "app", "merchant", "key"])]
-    json: Option<String>,
-    /// The action as JSON, e.g. '{"type":"error","code":"ACQ.SYSTEM_ERROR"}', or a bare
-    /// type without parameters (`reset`, `bad_signature`).
-    #[arg(long)]
-    action: Option<String>,
-    /// Match only this front door: alipay_v2, alipay_v3 or top.
-    #[arg(long)]
-    front_door: Option<String>,
-    /// Match only this method.
-    #[arg(long)]
-    method: Option<String>,
-    /// Match only this app id / app key.
-    #[arg(long)]
-    app: Option<String>,
-    /// Match only this merchant.
-    #[arg(long)]
-    merchant: Option<String>,
-    /// Match only this record key.
-    #[arg(long)]
-    key: Option<String>,
-    /// Apply to at most this many requests.
-    #[arg(long)]
-    times: Option<u64>,
-    /// Leave the first N matching requests alone.
-    #[arg(long)]
-    after: Option<u64>,
-    /// Chance of applying to a matching request (0..1).
-    #[arg(long)]
-    probability: Option<f64>,
-    /// Seed of the draws.
-    #[arg(long)]
-    seed: Option<u64>,
-}
-
-#[derive(Debug, Args)]
-pub struct ClockArgs {
-    #[command(subcommand)]
-    command: Option<ClockCommand>,
-    #[command(flatten)]
-    admin: AdminArgs,
-}
-
-#[derive(Debug, Subcommand)]
-enum ClockCommand {
-    /// Show the clock (the default).
-    Show,
-    /// Set the clock: `real`, `frozen --at <RFC 3339>` or `offset --secs N`.
-    Set {
-        /// real, offset or frozen.
-        mode: String,
-        /// The frozen instant (frozen).
-        #[arg(long)]
-        at: Option<String>,
-        /// Seconds from real time (offset).
-        #[arg(long, allow_hyphen_values = true)]
-        secs: Option<i64>,
+enum SnapshotCommand {
+    /// Write every record (with its lifecycle), credential and piece of sandbox state to FILE
+    /// (NDJSON, created with mode 0600: it holds every secret of the store).
+    Save {
+        /// Where to write; `-` for standard output.
+        file: PathBuf,
     },
-    /// Move the clock by N seconds (negative: back); `--days` and `--hours` add to it.
-    Advance {
-        #[arg(allow_hyphen_values = true, default_value_t = 0)]
-        secs: i64,
-        #[arg(long, allow_hyphen_values = true, default_value_t = 0)]
-        days: i64,
-        #[arg(long, allow_hyphen_values = true, default_value_t = 0)]
-        hours: i64,
+    /// Replace records, lifecycles and credentials with FILE's (checked in full first).
+    Load {
+        /// A file written by `snapshot save` or `GET /v1/snapshot`; `-` for standard input.
+        file: PathBuf,
     },
 }
 
-/// Prints an answer; a closed pipe (`… | head`) ends the output quietly.
-fn print(value: &Value) -> anyhow::Result<()> {
-    use std::io::Write;
-    let text = serde_json::to_string_pretty(value)?;
-    match writeln!(std::io::stdout(), "{text}") {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
-fn json_arg(text: &str) -> anyhow::Result<Value> {
-    let text = match std::fs::read_to_string(text) {
-        Ok(contents) => contents,
-        Err(_) => text.to_string(),
-    };
-    serde_json::from_str(&text).context("not valid JSON")
-}
-
-pub async fn run_faults(args: FaultsArgs) -> anyhow::Result<ExitCode> {
-    let admin = &args.admin;
+/// Runs `tradeq snapshot …`.
+pub async fn run_snapshot(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
+    let store = args.store.open().await?;
     match args.command {
-        FaultsCommand::Add(add) => {
-            let AddArgs {
-                json,
-                action,
-                front_door,
-                method,
-                app,
-                merchant,
-                key,
-                times,
-                after,
-                probability,
-                seed,
-            } = *add;
-            let mut rule = match json {
-                Some(text) => json_arg(&text)?,
-                None => {
-                    let Some(action) = action else {
-                        bail!("give --action (or the whole rule with --json)");
-                    };
-                    let action = if action.trim_start().starts_with('{') {
-                        json_arg(&action)?
-                    } else {
-                        json!({ "type": action })
-                    };
-                    let mut matcher = serde_json::Map::new();
-                    for (name, value) in [
-                        ("front_door", front_door),
-                        ("method", method),
-                        ("app", app),
-                        ("merchant", merchant),
-                        ("key", key),
-                    ] {
-                        if let Some(v) = value {
-                            matcher.insert(name.to_string(), Value::String(v));
-                        }
-                    }
-                    json!({ "match": matcher, "action": action })
+        SnapshotCommand::Save { file } => {
+            let mut writer = SnapshotWriter::new(store.clone());
+            if file.as_os_str() == "-" {
+                let mut out = std::io::stdout().lock();
+                while let Some(chunk) = writer.next_chunk().await? {
+                    out.write_all(chunk.as_bytes())?;
                 }
-            };
-            if let Value::Object(map) = &mut rule {
-                for (name, value) in [
-                    ("times", times.map(Value::from)),
-                    ("after", after.map(Value::from)),
-                    ("probability", probability.map(Value::from)),
-                    ("seed", seed.map(Value::from)),
-                ] {
-                    if let Some(v) = value {
-                        map.insert(name.to_string(), v);
-                    }
-                }
+                out.flush()?;
+            } else {
+                save_private(&file, &mut writer).await?;
+                eprintln!("snapshot written to {} (mode 0600)", file.display());
             }
-            let created = admin
-                .call(reqwest::Method::POST, "/v1/faults", Some(rule))
-                .await?;
-            print(&created)?;
         }
-        FaultsCommand::List => {
-            print(&admin.call(reqwest::Method::GET, "/v1/faults", None).await?)?;
-        }
-        FaultsCommand::Remove { id } => {
-            admin
-                .call(reqwest::Method::DELETE, &format!("/v1/faults/{id}"), None)
-                .await?;
-            println!("removed {id}");
-        }
-        FaultsCommand::Clear => {
-            print(
-                &admin
-                    .call(reqwest::Method::DELETE, "/v1/faults", None)
-                    .await?,
-            )?;
+        SnapshotCommand::Load { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let summary = snapshot::load(&*store, &text)
+                .await
+                .with_context(|| format!("{} was not loaded", file.display()))?;
+            println!(
+                "loaded {} records, {} lifecycles, {} credentials",
+                summary.records, summary.lifecycles, summary.credentials
+            );
         }
     }
+    store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn run_clock(args: ClockArgs) -> anyhow::Result<ExitCode> {
-    let admin = &args.admin;
-    let answer = match args.command.unwrap_or(ClockCommand::Show) {
-        ClockCommand::Show => admin.call(reqwest::Method::GET, "/v1/clock", None).await?,
-        ClockCommand::Set { mode, at, secs } => {
-            let body = match mode.as_str() {
-                "frozen" => json!({ "mode": "frozen", "at": at.context("frozen needs --at")? }),
-                "offset" => {
-                    json!({ "mode": "offset", "offset_secs": secs.context("offset needs --secs")? })
-                }
-                other => json!({ "mode": other }),
-            };
-            admin
-                .call(reqwest::Method::PUT, "/v1/clock", Some(body))
-                .await?
+/// Writes the snapshot to a temporary file created 0600 beside `path`, then renames it over
+/// `path`: the secrets are never readable by others, and a failed save leaves the old file.
+async fn save_private(path: &Path, writer: &mut SnapshotWriter) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let name = path
+        .file_name()
+        .context("the snapshot path names no file")?
+        .to_string_lossy();
+    let tmp = dir
+        .unwrap_or(Path::new("."))
+        .join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let result = async {
+        let mut out = std::io::BufWriter::new(file);
+        while let Some(chunk) = writer.next_chunk().await? {
+            out.write_all(chunk.as_bytes())?;
         }
-        ClockCommand::Advance { secs, days, hours } => {
-            let total = days
-                .checked_mul(86_400)
-                .and_then(|d| hours.checked_mul(3_600).and_then(|h| d.checked_add(h)))
-                .and_then(|t| t.checked_add(secs))
-                .context("the advance is out of range")?;
-            admin
-                .call(
-                    reqwest::Method::POST,
-                    "/v1/clock/advance",
-                    Some(json!({ "secs": total })),
-                )
-                .await?
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        anyhow::Ok(())
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `tradeq lifecycle …`.
+#[derive(Debug, Args)]
+pub struct LifecycleArgs {
+    #[command(subcommand)]
+    command: LifecycleCommand,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum LifecycleCommand {
+    /// List the named templates.
+    Templates,
+    /// Attach a template to a stored record and start its lifecycle now.
+    Attach {
+        /// alipay-trade, koubei-order, onsite-trade or omni-order.
+        kind: RecordKind,
+        /// The record's primary key.
+        key: String,
+        /// The template's name (`tradeq lifecycle templates`).
+        template: String,
+    },
+    /// Show a record's timeline and its progress.
+    Show {
+        /// The record's kind.
+        kind: RecordKind,
+        /// The record's primary key.
+        key: String,
+    },
+}
+
+/// Runs `tradeq lifecycle …`.
+pub async fn run_lifecycle(args: LifecycleArgs) -> anyhow::Result<ExitCode> {
+    if let LifecycleCommand::Templates = args.command {
+        for t in TEMPLATES {
+            println!("{:<32} {:<14} {}", t.name, t.kind.as_str(), t.description);
         }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = args.store.open().await?;
+    let code = match args.command {
+        LifecycleCommand::Templates => ExitCode::SUCCESS,
+        LifecycleCommand::Attach {
+            kind,
+            key,
+            template,
+        } => match lifecycle::attach(&*store, kind, &key, &template, business_now()).await {
+            Ok((record, state)) => {
+                let view = lifecycle::progress_view(&record, Some(&state));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "timeline": record.timeline(),
+                        "lifecycle": view,
+                    }))?
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+        LifecycleCommand::Show { kind, key } => match store.get(kind, &key).await? {
+            Some(record) if record.timeline().is_some() => {
+                let state = store.get_lifecycle(kind, &key).await?;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "timeline": record.timeline(),
+                        "lifecycle": lifecycle::progress_view(&record, state.as_ref()),
+                    }))?
+                );
+                ExitCode::SUCCESS
+            }
+            Some(_) => {
+                eprintln!("{kind} `{key}` has no timeline");
+                ExitCode::from(1)
+            }
+            None => {
+                eprintln!("error: no {kind} with {} `{key}`", kind.primary_key_name());
+                ExitCode::from(1)
+            }
+        },
     };
-    print(&answer)?;
+    store.close().await;
+    Ok(code)
+}
+
+/// `tradeq demo reset [--empty]`.
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Remove every record instead of writing the demo records again.
+    #[arg(long)]
+    empty: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Runs `tradeq demo reset`.
+pub async fn run_reset(args: ResetArgs) -> anyhow::Result<ExitCode> {
+    let store = args.store.open().await?;
+    let to = if args.empty {
+        ResetTarget::Empty
+    } else {
+        ResetTarget::Demo
+    };
+    let summary = demo::reset(&*store, to, business_now())
+        .await
+        .context("the reset failed")?;
+    println!(
+        "removed {} records, wrote {} (credentials kept)",
+        summary.removed, summary.inserted
+    );
+    store.close().await;
     Ok(ExitCode::SUCCESS)
 }

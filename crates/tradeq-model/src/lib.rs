@@ -14,6 +14,7 @@
 pub mod alipay_trade;
 pub mod credentials;
 pub mod koubei_order;
+pub mod lifecycle;
 pub mod mask;
 pub mod money;
 pub mod omni_order;

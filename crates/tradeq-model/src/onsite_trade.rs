@@ -176,6 +176,10 @@ pub struct OnsiteTrade {
     /// Version, compared after `gmt_modified`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    /// The record's lifecycle: steps that change it as queries come in or virtual time passes
+    /// (`docs/records.md`, "Lifecycles").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<crate::lifecycle::Timeline>,
 }
 
 /// The fund bills of a trade as seen at one instant.

@@ -142,6 +142,26 @@ impl Record {
     /// Parses one record of `kind` from its JSON document and validates it. A parse error names
     /// the field path (`fund_bill_list[0].amount`) the way a validation error does.
     pub fn from_json(kind: RecordKind, json: &str) -> Result<Record, ValidationError> {
+        let record = Record::parse_unchecked(kind, json)?;
+        if json.contains("\\u0000") {
+            if let Some(field) = nul_field(json) {
+                return Err(ValidationError::new(
+                    field,
+                    "contains a NUL character (\\u0000), which no platform field allows",
+                ));
+            }
+        }
+        record.validate()?;
+        if let Some(timeline) = record.timeline() {
+            let doc: serde_json::Value = serde_json::from_str(json)
+                .map_err(|e| ValidationError::new("(record)", strip_position(&e.to_string())))?;
+            crate::lifecycle::check(kind, &doc, timeline)?;
+        }
+        Ok(record)
+    }
+
+    /// Parses one record of `kind` without checking its invariants: the shape and types only.
+    pub fn parse_unchecked(kind: RecordKind, json: &str) -> Result<Record, ValidationError> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let record = match kind {
             RecordKind::AlipayTrade => {
@@ -179,15 +199,6 @@ impl Record {
                 ),
             ));
         }
-        if json.contains("\\u0000") {
-            if let Some(field) = nul_field(json) {
-                return Err(ValidationError::new(
-                    field,
-                    "contains a NUL character (\\u0000), which no platform field allows",
-                ));
-            }
-        }
-        record.validate()?;
         Ok(record)
     }
 
@@ -218,6 +229,26 @@ impl Record {
             Record::KoubeiOrder(r) => &r.order_no,
             Record::OnsiteTrade(r) => &r.trade_no,
             Record::OmniOrder(r) => &r.order_id,
+        }
+    }
+
+    /// The record's lifecycle steps, if it has any.
+    pub fn timeline(&self) -> Option<&crate::lifecycle::Timeline> {
+        match self {
+            Record::AlipayTrade(r) => r.timeline.as_ref(),
+            Record::KoubeiOrder(r) => r.timeline.as_ref(),
+            Record::OnsiteTrade(r) => r.timeline.as_ref(),
+            Record::OmniOrder(r) => r.timeline.as_ref(),
+        }
+    }
+
+    /// Replaces the record's lifecycle steps.
+    pub fn set_timeline(&mut self, timeline: Option<crate::lifecycle::Timeline>) {
+        match self {
+            Record::AlipayTrade(r) => r.timeline = timeline,
+            Record::KoubeiOrder(r) => r.timeline = timeline,
+            Record::OnsiteTrade(r) => r.timeline = timeline,
+            Record::OmniOrder(r) => r.timeline = timeline,
         }
     }
 

@@ -463,3 +463,48 @@ pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
         })
         .collect()
 }
+
+/// What `POST /v1/reset` and `tradeq demo reset` put the records back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetTarget {
+    /// The demo data set, as `serve --demo` installs it (relative times from now).
+    Demo,
+    /// No records at all.
+    Empty,
+}
+
+/// What a reset did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ResetSummary {
+    /// Records removed.
+    pub removed: u64,
+    /// Records written (the demo set).
+    pub inserted: u64,
+}
+
+/// Removes every record and lifecycle and, for [`ResetTarget::Demo`], writes the demo records
+/// again. Credentials stay as they are, so `demo-credentials.json` stays valid; a store that
+/// never had the demo gets its credentials created too (as on `serve --demo`'s first start).
+pub async fn reset(
+    store: &dyn Store,
+    to: ResetTarget,
+    now: DateTime<Utc>,
+) -> Result<ResetSummary, DemoError> {
+    let removed = store.clear_records().await?;
+    let mut inserted = 0;
+    if to == ResetTarget::Demo {
+        if store.get_meta(META_KEY).await?.is_none() {
+            let creds = create_credentials(store).await?;
+            let text =
+                serde_json::to_string(&creds).map_err(|e| DemoError::Stored(e.to_string()))?;
+            store.put_meta(META_KEY, &text).await?;
+        }
+        let records = records(now)?;
+        for result in store.upsert_batch(&records).await? {
+            result?;
+            inserted += 1;
+        }
+    }
+    Ok(ResetSummary { removed, inserted })
+}

@@ -21,6 +21,7 @@ pub mod methods;
 pub mod metrics;
 pub mod sandbox;
 pub mod serve;
+pub mod snapshot;
 pub mod state;
 pub mod transport;
 

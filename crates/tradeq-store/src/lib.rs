@@ -23,12 +23,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
+use tradeq_model::lifecycle::{Advance, LifecycleState};
 use tradeq_model::{KeyKind, Record, RecordKind, VersionStamp};
 
 mod codec;
 mod error;
 mod fault_rules;
 pub mod file_modes;
+pub mod listing;
 pub mod memory_nonces;
 mod plan;
 pub mod postgres;
@@ -38,6 +40,7 @@ mod sqlite_reader;
 
 pub use error::StoreError;
 pub use fault_rules::{FaultRuleRow, NewFaultRule};
+pub use listing::RecordQuery;
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +190,49 @@ pub trait Store: Send + Sync + 'static {
     async fn list_top_sessions(&self) -> Result<Vec<TopSession>, StoreError>;
     /// Removes a TOP session; `false` when absent.
     async fn delete_top_session(&self, session: &str) -> Result<bool, StoreError>;
+
+    /// Records of `kind` matching `query`, in primary-key order, at most `query.limit`.
+    async fn list_records(
+        &self,
+        kind: RecordKind,
+        query: &RecordQuery,
+    ) -> Result<Vec<Record>, StoreError>;
+
+    /// The lifecycle progress of a record, if one was started.
+    async fn get_lifecycle(
+        &self,
+        kind: RecordKind,
+        primary_key: &str,
+    ) -> Result<Option<LifecycleState>, StoreError>;
+
+    /// Sets (replacing) the lifecycle progress of records: a fresh state when a record with a
+    /// timeline is written, the saved one when a snapshot is loaded.
+    async fn put_lifecycles(
+        &self,
+        states: &[(RecordKind, String, LifecycleState)],
+    ) -> Result<(), StoreError>;
+
+    /// Forgets the lifecycle progress of records of `kind` (they were rewritten: a record with
+    /// a timeline starts again at its next query).
+    async fn remove_lifecycles(&self, kind: RecordKind, keys: &[String]) -> Result<(), StoreError>;
+
+    /// Counts one successful query of a record that has a timeline and applies the steps then
+    /// due, in one transaction: the record rewritten (and audited) when a step changed it, the
+    /// progress saved either way. `None` when the record is gone or has no timeline. A record
+    /// whose progress was never started starts at `now`.
+    async fn advance_lifecycle(
+        &self,
+        kind: RecordKind,
+        primary_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Advance>, StoreError>;
+
+    /// Removes every record of every kind and every lifecycle, in one transaction (not
+    /// audited record by record). Returns how many records went.
+    async fn clear_records(&self) -> Result<u64, StoreError>;
+
+    /// Removes every credential: Alipay apps with their tokens, TOP apps with their sessions.
+    async fn clear_credentials(&self) -> Result<(), StoreError>;
 
     /// A value of the small key/value table the server keeps its own settings in.
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;

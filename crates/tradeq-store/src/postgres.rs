@@ -26,9 +26,12 @@ use crate::codec::{
 use crate::fault_rules::{self, times_column};
 use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow, DELETED};
 use crate::{
-    AuditEntry, FaultRuleRow, ImportCheckpoint, NewFaultRule, NonceStore, Store, StoreError,
-    WriteOutcome,
+    AuditEntry, FaultRuleRow, ImportCheckpoint, NewFaultRule, NonceStore, RecordQuery, Store,
+    StoreError, WriteOutcome,
 };
+use tradeq_model::lifecycle::{Advance, LifecycleState};
+
+mod records;
 
 /// Taken first by every transaction that writes records. The read-decide-write of a batch must
 /// not interleave with another node's (two nodes inserting one new key would both see it absent
@@ -537,6 +540,11 @@ impl Store for PgStore {
             version: row.try_get(2)?,
         };
         Self::insert_audit(&mut tx, &[audit]).await?;
+        sqlx::query("DELETE FROM record_lifecycle WHERE kind = $1 AND key = $2")
+            .bind(kind.as_str())
+            .bind(primary_key)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -733,6 +741,50 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_records(
+        &self,
+        kind: RecordKind,
+        query: &RecordQuery,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.list_records_pg(kind, query).await
+    }
+
+    async fn get_lifecycle(
+        &self,
+        kind: RecordKind,
+        primary_key: &str,
+    ) -> Result<Option<LifecycleState>, StoreError> {
+        self.get_lifecycle_pg(kind, primary_key).await
+    }
+
+    async fn put_lifecycles(
+        &self,
+        states: &[(RecordKind, String, LifecycleState)],
+    ) -> Result<(), StoreError> {
+        self.put_lifecycles_pg(states).await
+    }
+
+    async fn remove_lifecycles(&self, kind: RecordKind, keys: &[String]) -> Result<(), StoreError> {
+        self.remove_lifecycles_pg(kind, keys).await
+    }
+
+    async fn advance_lifecycle(
+        &self,
+        kind: RecordKind,
+        primary_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Advance>, StoreError> {
+        self.advance_lifecycle_pg(kind, primary_key, now).await
+    }
+
+    async fn clear_records(&self) -> Result<u64, StoreError> {
+        self.clear_records_pg().await
+    }
+
+    async fn clear_credentials(&self) -> Result<(), StoreError> {
+        self.clear_credentials_pg().await
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {

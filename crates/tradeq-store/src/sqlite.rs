@@ -31,9 +31,12 @@ use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
 use crate::record_cache::{self, RecordCache};
 use crate::sqlite_reader::FastReader;
 use crate::{
-    AuditEntry, FaultRuleRow, ImportCheckpoint, NewFaultRule, NonceStore, Store, StoreError,
-    StoreOptions, WriteOutcome,
+    AuditEntry, FaultRuleRow, ImportCheckpoint, NewFaultRule, NonceStore, RecordQuery, Store,
+    StoreError, StoreOptions, WriteOutcome,
 };
+use tradeq_model::lifecycle::{Advance, LifecycleState};
+
+mod records;
 
 /// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
 /// SQLite's 32,766 bound parameters, and bigger statements gain nothing measurable.
@@ -708,6 +711,11 @@ impl Store for SqliteStore {
             version: row.try_get(2)?,
         };
         self.insert_audit(&mut tx, at, &[audit]).await?;
+        sqlx::query("DELETE FROM record_lifecycle WHERE kind = ?1 AND key = ?2")
+            .bind(kind.as_str())
+            .bind(primary_key)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.wrote();
         Ok(true)
@@ -910,6 +918,50 @@ impl Store for SqliteStore {
             .await?;
         self.wrote();
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_records(
+        &self,
+        kind: RecordKind,
+        query: &RecordQuery,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.list_records_sqlite(kind, query).await
+    }
+
+    async fn get_lifecycle(
+        &self,
+        kind: RecordKind,
+        primary_key: &str,
+    ) -> Result<Option<LifecycleState>, StoreError> {
+        self.get_lifecycle_sqlite(kind, primary_key).await
+    }
+
+    async fn put_lifecycles(
+        &self,
+        states: &[(RecordKind, String, LifecycleState)],
+    ) -> Result<(), StoreError> {
+        self.put_lifecycles_sqlite(states).await
+    }
+
+    async fn remove_lifecycles(&self, kind: RecordKind, keys: &[String]) -> Result<(), StoreError> {
+        self.remove_lifecycles_sqlite(kind, keys).await
+    }
+
+    async fn advance_lifecycle(
+        &self,
+        kind: RecordKind,
+        primary_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Advance>, StoreError> {
+        self.advance_lifecycle_sqlite(kind, primary_key, now).await
+    }
+
+    async fn clear_records(&self) -> Result<u64, StoreError> {
+        self.clear_records_sqlite().await
+    }
+
+    async fn clear_credentials(&self) -> Result<(), StoreError> {
+        self.clear_credentials_sqlite().await
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -66,10 +66,11 @@ async fn corrupted_document_is_reported() {
         .await
         .unwrap();
 
-    // Someone edits the file by hand.
+    // Someone edits the file by hand. (Malformed JSON itself is refused by SQLite: the listing
+    // indexes read fields of every document written.)
     use sqlx::Connection;
     let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("UPDATE alipay_trade SET doc = '{\"trade_no\": 42' WHERE trade_no = ?1")
+    sqlx::query("UPDATE alipay_trade SET doc = '{\"trade_no\": 42}' WHERE trade_no = ?1")
         .bind(suite::TRADE_NO)
         .execute(&mut raw)
         .await

@@ -26,8 +26,11 @@ use crate::state::AppState;
 pub mod credentials;
 pub mod error;
 pub mod extract;
+pub mod lifecycle;
+pub mod listing;
 pub mod records;
 pub mod sandbox;
+pub mod snapshot;
 
 pub use error::AdminError;
 
@@ -40,7 +43,15 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/health", &["GET"]),
     ("/metrics", &["GET"]),
     ("/openapi.json", &["GET"]),
-    ("/v1/records/{kind}/{key}", &["GET", "PUT", "DELETE"]),
+    (
+        "/v1/records/{kind}/{key}",
+        &["GET", "PUT", "PATCH", "DELETE"],
+    ),
+    ("/v1/records/{kind}", &["GET"]),
+    ("/v1/records/{kind}/{key}/lifecycle", &["POST"]),
+    ("/v1/lifecycle-templates", &["GET"]),
+    ("/v1/reset", &["POST"]),
+    ("/v1/snapshot", &["GET", "PUT"]),
     ("/v1/records/{kind}/_batch", &["POST"]),
     ("/v1/audit", &["GET"]),
     ("/v1/stats", &["GET"]),
@@ -73,8 +84,17 @@ pub fn router(state: AppState) -> Router {
             "/v1/records/{kind}/{key}",
             get(r::get_record)
                 .put(r::put_record)
+                .patch(listing::patch_record)
                 .delete(r::delete_record),
         )
+        .route("/v1/records/{kind}", get(listing::list_records))
+        .route(
+            "/v1/records/{kind}/{key}/lifecycle",
+            post(lifecycle::attach_template),
+        )
+        .route("/v1/lifecycle-templates", get(lifecycle::list_templates))
+        .route("/v1/reset", post(snapshot::reset))
+        .route("/v1/snapshot", get(snapshot::save).put(snapshot::load))
         .route("/v1/records/{kind}/_batch", post(r::batch))
         .route("/v1/audit", get(r::audit))
         .route("/v1/stats", get(stats))

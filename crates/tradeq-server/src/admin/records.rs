@@ -99,7 +99,7 @@ pub async fn put_record(
     let (kind, key) = kind_and_key(path)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| AdminError::bad_request("invalid_json", "the body is not UTF-8"))?;
-    let record = Record::from_json(kind, text).map_err(|e| AdminError::invalid_record(&e))?;
+    let record = parse_put_body(kind, text)?;
     if record.primary_key() != key {
         return Err(AdminError::bad_request(
             "key_mismatch",
@@ -111,7 +111,8 @@ pub async fn put_record(
         )
         .with_field(kind.primary_key_name()));
     }
-    let outcome = state.store.upsert(&record).await?;
+    let outcome =
+        crate::sandbox::lifecycle::start(&*state.store, &record, state.sandbox.now()).await?;
     count_write(kind, outcome_name(outcome), 1);
     Ok(Json(UpsertAnswer { outcome }))
 }
@@ -128,7 +129,7 @@ pub async fn get_record(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             )],
-            record.to_json(),
+            record_document(&state, &record).await?,
         )
             .into_response()),
         None => Err(AdminError::not_found(format!(
@@ -136,6 +137,51 @@ pub async fn get_record(
             kind.primary_key_name()
         ))),
     }
+}
+
+/// A record's document as the admin API shows it: the record, plus a read-only `lifecycle`
+/// member with its timeline's progress when it has a timeline.
+pub async fn record_document(state: &AppState, record: &Record) -> Result<String, AdminError> {
+    if record.timeline().is_none() {
+        return Ok(record.to_json());
+    }
+    let progress = state
+        .store
+        .get_lifecycle(record.kind(), record.primary_key())
+        .await?;
+    let mut doc: serde_json::Value = serde_json::from_str(&record.to_json())
+        .map_err(|e| AdminError::internal(format!("a record did not re-read: {e}")))?;
+    if let (serde_json::Value::Object(m), Some(view)) = (
+        &mut doc,
+        crate::sandbox::lifecycle::progress_view(record, progress.as_ref()),
+    ) {
+        m.insert(LIFECYCLE_MEMBER.to_string(), view);
+    }
+    Ok(doc.to_string())
+}
+
+/// The read-only member `GET` adds to a record with a timeline; a `PUT` of a document read
+/// that way drops it, so a record can be read, edited and written back.
+pub const LIFECYCLE_MEMBER: &str = "lifecycle";
+
+/// Parses a PUT body (or a batch line) as a record of `kind`, without the read-only
+/// `lifecycle` member.
+pub fn parse_put_body(kind: RecordKind, text: &str) -> Result<Record, AdminError> {
+    parse_record_text(kind, text).map_err(|e| AdminError::invalid_record(&e))
+}
+
+fn parse_record_text(
+    kind: RecordKind,
+    text: &str,
+) -> Result<Record, tradeq_model::ValidationError> {
+    if text.contains("\"lifecycle\"") {
+        if let Ok(serde_json::Value::Object(mut m)) = serde_json::from_str(text) {
+            if m.remove(LIFECYCLE_MEMBER).is_some() {
+                return Record::from_json(kind, &serde_json::Value::Object(m).to_string());
+            }
+        }
+    }
+    Record::from_json(kind, text)
 }
 
 /// `DELETE /v1/records/{kind}/{key}`: 204 when deleted, 404 when absent.
@@ -225,7 +271,7 @@ impl Batcher<'_> {
             );
             return Ok(());
         };
-        match Record::from_json(self.kind, text) {
+        match parse_record_text(self.kind, text) {
             Ok(record) => {
                 self.records.push(record);
                 self.lines.push(line_no);
@@ -265,6 +311,28 @@ impl Batcher<'_> {
             )));
         }
         let lines = std::mem::take(&mut self.lines);
+        let now = self.state.sandbox.now();
+        let mut started = Vec::new();
+        let mut plain = Vec::new();
+        for (r, res) in self.records.iter().zip(&results) {
+            if matches!(res, Ok(WriteOutcome::Inserted | WriteOutcome::Updated)) {
+                let key = r.primary_key().to_string();
+                if r.timeline().is_some() {
+                    started.push((
+                        r.kind(),
+                        key,
+                        tradeq_model::lifecycle::LifecycleState::new(now),
+                    ));
+                } else {
+                    plain.push(key);
+                }
+            }
+        }
+        self.state.store.put_lifecycles(&started).await?;
+        self.state
+            .store
+            .remove_lifecycles(self.kind, &plain)
+            .await?;
         self.records.clear();
         let (mut inserted, mut updated, mut unchanged) = (0, 0, 0);
         for (line, result) in lines.into_iter().zip(results) {

@@ -140,7 +140,7 @@ pub async fn find_trade(
             return Ok(None);
         }
     }
-    Ok(found)
+    crate::sandbox::lifecycle::on_read(ctx, method, system_code, found).await
 }
 
 /// The Alipay trade a record holds, if it is one.

@@ -49,6 +49,13 @@ pub async fn call(
         )
         .await
         .map_err(|e| system_error(Method::KoubeiTradeItemorderQuery, "SYSTEM_ERROR", e))?;
+    let found = crate::sandbox::lifecycle::on_read(
+        ctx,
+        Method::KoubeiTradeItemorderQuery,
+        "SYSTEM_ERROR",
+        found,
+    )
+    .await?;
     match found.as_deref() {
         Some(Record::KoubeiOrder(order)) => Ok(order_view(order)),
         _ => Err(MethodError::business(

@@ -34,6 +34,14 @@ pub async fn call(
         )
         .await
         .map_err(|e| system_error(Method::OmniOrderQuery, "isp.SYSTEM_ERROR", e))?;
+    // Only a query that finds the order counts towards its lifecycle.
+    let found = found.filter(|r| {
+        matches!(r.as_ref(), Record::OmniOrder(o)
+            if o.out_order_id == out_order_id && o.o2o_guide_id.to_string() == user_id)
+    });
+    let found =
+        crate::sandbox::lifecycle::on_read(ctx, Method::OmniOrderQuery, "isp.SYSTEM_ERROR", found)
+            .await?;
     let mut result = Node::obj();
     match found.as_deref() {
         Some(Record::OmniOrder(o))

@@ -62,6 +62,13 @@ pub async fn call(
     {
         return Err(not_found());
     }
+    let found =
+        crate::sandbox::lifecycle::on_read(ctx, Method::XlifeOnsiteTradeQuery, SYSTEM_ERROR, found)
+            .await?;
+    let trade = match found.as_deref() {
+        Some(Record::OnsiteTrade(t)) => t,
+        _ => return Err(not_found()),
+    };
     let mut root = Node::obj();
     root.push(
         "onsite_trade_query_response",

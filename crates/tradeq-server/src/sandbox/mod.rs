@@ -12,6 +12,8 @@
 //! A fault is handed back as a value ([`FaultAction`]) that each front door renders in its own
 //! dialect, so an injected `ACQ.SYSTEM_ERROR` is byte for byte what a real one is.
 
+pub mod lifecycle;
+
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 

@@ -44,6 +44,13 @@ macro_rules! store_suite {
             meta_values,
             fault_rules_crud_and_counters,
             fault_hits_never_exceed_times_under_concurrency,
+            list_records_filters_and_pages,
+            lifecycle_applies_on_the_third_query,
+            lifecycle_refuses_a_step_that_breaks_an_invariant,
+            lifecycle_of_a_plain_record_is_none,
+            delete_and_clear_remove_lifecycles,
+            clear_credentials_removes_every_credential,
+            remove_lifecycles_forgets_progress,
             import_checkpoint_commits_with_its_batch,
         );
     };
@@ -58,6 +65,9 @@ macro_rules! store_suite {
 }
 
 pub(crate) use store_suite;
+
+mod records;
+pub use records::*;
 
 // ----- test data (seed-like values) -----
 
@@ -186,7 +196,7 @@ pub fn omni(order_id: &str, merchant: &str, gmt: &str, version: i64) -> Record {
     )
 }
 
-fn ts(s: &str) -> DateTime<Utc> {
+pub(crate) fn ts(s: &str) -> DateTime<Utc> {
     match Timestamp::parse(s) {
         Some(t) => t.0,
         None => panic!("bad time {s}"),
