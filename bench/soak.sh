@@ -90,9 +90,13 @@ WINDOW_SECS=$((SECS + WARM + 900))
 V2_CONNS=$((CONNECTIONS / 2))
 TOP_CONNS=$((CONNECTIONS - V2_CONNS))
 
-# Every connection is a descriptor in the server, and in the wrk holding it; the limit is per
-# process, so the server's share (all connections, plus its store and listeners) decides.
-want_fds=$((CONNECTIONS + 1024))
+# Connections a closing wrk left behind may linger a moment while the next one connects, so the
+# server may hold more than CONNECTIONS at once; above max_connections it would answer 503.
+MAX_CONNS=$((CONNECTIONS + CONNECTIONS / 2 + 100))
+# Every connection is a descriptor in the server and in the wrk holding it. The limit is per
+# process and inherited; the server wants max_connections plus the admin listener's 256 and a
+# reserve for its store, and would otherwise lower its cap under the limit (and say so).
+want_fds=$((MAX_CONNS + 512))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_fds" ]; then
     ulimit -n "$want_fds" 2>/dev/null ||
         die "open files limit is $(ulimit -n) (hard $(ulimit -Hn)); $CONNECTIONS connections need $want_fds: raise it (ulimit -Hn / limits.conf)"
@@ -122,10 +126,8 @@ fresh_data_dir "$D/data" "$NTRADES" "$NONSITE"
 ALIPAY=$(gen_file alipay-trade "$NTRADES")
 ONSITE=$(gen_file onsite-trade "$NONSITE")
 
-# Connections a closing wrk left behind may linger a moment while the next one connects, so the
-# server may hold more than CONNECTIONS at once; above max_connections it would answer 503.
 {
-    echo "max_connections = $((CONNECTIONS + CONNECTIONS / 2 + 100))"
+    echo "max_connections = $MAX_CONNS"
     if [ "$FAULT" != stale ]; then
         echo "v2_timestamp_window_secs = $WINDOW_SECS"
         echo "top_timestamp_window_secs = $WINDOW_SECS"
@@ -133,6 +135,9 @@ ONSITE=$(gen_file onsite-trade "$NONSITE")
 } >"$D/server.toml"
 start_server "$D/data" "$PORT" "$SERVER_CPUS" --config "$D/server.toml"
 CREDS="$D/data/demo-credentials.json"
+if grep -q 'descriptor limit' "$D/data/server.log"; then
+    die "the server lowered its connection cap: $(grep 'descriptor limit' "$D/data/server.log")"
+fi
 
 V2_ARGS=()
 TOP_CREDS=$CREDS
