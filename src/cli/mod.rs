@@ -13,6 +13,7 @@ mod apps;
 mod generate;
 mod import;
 mod keys;
+mod private_files;
 mod query;
 mod serve;
 
@@ -69,8 +70,8 @@ impl StoreArgs {
             return Ok(url.clone());
         }
         let dir = self.data_dir();
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        private_files::create_private_dir(&dir)?;
+        private_files::warn_if_shared(&[&dir]);
         Ok(format!("sqlite://{}", dir.join("tradeq.db").display()))
     }
 

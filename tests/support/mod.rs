@@ -18,9 +18,38 @@ macro_rules! skip_or_fail {
         if $crate::support::require_all() {
             panic!("required by TRADEQ_REQUIRE_ALL=1 but unavailable: {reason}");
         }
-        eprintln!("skipped: {reason}");
+        $crate::support::note_skip(&reason);
         return;
     }};
+}
+
+/// Prints why a test skips and adds it to `TRADEQ_SKIP_LOG` (set by `test.sh`), whose closing
+/// line counts skips: a skipped test passes, so without that count it would look like one that
+/// did its work.
+pub fn note_skip(reason: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let binary = std::env::args()
+        .next()
+        .and_then(|p| {
+            Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+        })
+        .map(|n| {
+            n.rsplit_once('-')
+                .map_or(n.clone(), |(name, _)| name.to_string())
+        })
+        .unwrap_or_default();
+    eprintln!("skipped: {reason}");
+    if let Ok(path) = std::env::var("TRADEQ_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
+            let _ = writeln!(f, "{binary}::{test}: {reason}");
+        }
+    }
 }
 
 /// Whether `TRADEQ_REQUIRE_ALL=1`.

@@ -27,6 +27,12 @@ pub struct ServerConfig {
     pub credential_cache_ttl_ms: u64,
     /// How many answer signatures the v2 signature cache keeps.
     pub signature_cache_entries: usize,
+    /// How long (ms) a request waits for a PostgreSQL connection before it is answered with the
+    /// protocol's retryable error: while the database is away, every answer takes this long.
+    pub database_timeout_ms: u64,
+    /// How long (ms) an SQLite point read waits for a lock held by another connection before it
+    /// is answered with the protocol's retryable error, rather than holding its worker thread.
+    pub read_busy_timeout_ms: u64,
     /// Seconds a request head may take once its first byte arrived.
     pub header_read_timeout_secs: u64,
     /// Seconds a whole request body may take.
@@ -102,6 +108,18 @@ impl ServerConfig {
             0,
             3_600_000,
         )?;
+        check(
+            "database_timeout_ms",
+            i64::try_from(self.database_timeout_ms).unwrap_or(i64::MAX),
+            10,
+            60_000,
+        )?;
+        check(
+            "read_busy_timeout_ms",
+            i64::try_from(self.read_busy_timeout_ms).unwrap_or(i64::MAX),
+            0,
+            10_000,
+        )?;
         let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         check(
             "header_read_timeout_secs",
@@ -145,6 +163,8 @@ impl Default for ServerConfig {
             max_admin_body_bytes: 64 * 1024 * 1024,
             credential_cache_ttl_ms: 2_000,
             signature_cache_entries: 100_000,
+            database_timeout_ms: 500,
+            read_busy_timeout_ms: 100,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             idle_timeout_secs: 60,

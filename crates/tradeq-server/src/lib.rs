@@ -12,6 +12,7 @@
 #![recursion_limit = "256"]
 
 pub mod admin;
+pub mod admin_token;
 pub mod config;
 pub mod credentials;
 pub mod demo;
