@@ -317,7 +317,7 @@ row() {
     printf 'descriptors: %s before the load, up to %s under it, %s after it\n' "$idle_fds" "$load_fds" "${after_fds:-?}"
     for kind in v2 top; do
         grep -h '^SAMPLE ' "$RESULTS_DIR/wrk-soak-warm-$kind.txt" "$RESULTS_DIR/wrk-soak-run-$kind.txt" 2>/dev/null |
-            head -n 1 | cut -c1-300 | sed "s/^SAMPLE/first bad $kind answer:/"
+            head -n 1 | cut -c1-300 | sed "s/^SAMPLE/first bad $kind answer:/" || true
     done
 } | tee "$D/table.txt"
 
