@@ -220,13 +220,46 @@ fn demo_token_on_file(path: &Path, token: &AdminToken) -> Option<String> {
     None
 }
 
-/// What `serve --demo` prints: where the credentials are and a ready snippet per SDK.
+/// What `serve --demo` prints: where the credentials are and, per SDK, a complete program that
+/// reads them (so no secret is printed) and the command that runs it.
 pub fn demo_banner(creds: &tradeq_server::demo::DemoCredentials, path: &Path) -> String {
     let gw = &creds.gateway_url;
-    let a = &creds.alipay;
     let t = &creds.top;
     let host_port = gw.trim_start_matches("http://");
     let (host, port) = host_port.split_once(':').unwrap_or((host_port, "80"));
+    // Absolute, so the programs run from any directory.
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let quoted = format!("{:?}", path.display().to_string());
+    // The official Python Alipay SDK always connects to port 80, so its program only works there.
+    let official = if port == "80" {
+        format!(
+            r#"
+Python, official Alipay SDK (pip install alipay-sdk-python); save as demo_official.py, run `TZ=Asia/Shanghai python3 demo_official.py`:
+    import json
+    from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
+    from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
+    from alipay.aop.api.domain.AlipayTradeQueryModel import AlipayTradeQueryModel
+    from alipay.aop.api.request.AlipayTradeQueryRequest import AlipayTradeQueryRequest
+    creds = json.load(open({quoted}))
+    def body(pem):  # this SDK takes keys as bare base64
+        return "".join(l for l in pem.splitlines() if not l.startswith("-----"))
+    config = AlipayClientConfig()
+    config.server_url = "http://{host}/gateway.do"
+    config.app_id = creds["alipay"]["app_id"]
+    config.app_private_key = body(creds["alipay"]["app_private_key_pkcs1_pem"])
+    config.alipay_public_key = body(creds["alipay"]["alipay_public_key_pem"])
+    model = AlipayTradeQueryModel()
+    model.out_trade_no = "6823789339978248"
+    r = json.loads(DefaultAlipayClient(alipay_client_config=config).execute(AlipayTradeQueryRequest(biz_model=model)))
+    assert r["code"] == "10000", r
+    print(r["trade_status"])
+"#
+        )
+    } else {
+        "\nPython, official Alipay SDK (pip install alipay-sdk-python): it always connects to port 80;\n  \
+         serve there (--listen 127.0.0.1:80) and this banner shows its program.\n"
+            .to_string()
+    };
     format!(
         r#"
 tradeq demo is running.
@@ -234,43 +267,56 @@ tradeq demo is running.
   gateway:     {gw}   (Alipay v2 {gw}/gateway.do, v3 {gw}/v3/alipay/trade/query, TOP {gw}/router/rest)
   admin API:   {admin}  (Authorization: Bearer <admin_token from the credentials file>)
 
-Try it:
-  cargo run --release -- query alipay.trade.query --credentials {path} trade_no=2013112011001004330000121536
+The programs below read the credentials file. The Node and Python Alipay SDKs stamp v2 requests
+with the local time, which the gateway reads as Beijing time: run them with TZ=Asia/Shanghai.
 
-Node (npm i alipay-sdk):
-  const {{ AlipaySdk }} = require('alipay-sdk');
-  const creds = require('{path}');
-  const sdk = new AlipaySdk({{ appId: creds.alipay.app_id, privateKey: creds.alipay.app_private_key_pkcs1_pem,
-    alipayPublicKey: creds.alipay.alipay_public_key_pem, gateway: creds.gateway_url + '/gateway.do',
-    endpoint: creds.gateway_url }});
-  await sdk.exec('alipay.trade.query', {{ bizContent: {{ out_trade_no: '6823789339978248' }} }}, {{ validateSign: true }});
-  await sdk.curl('POST', '/v3/alipay/trade/query', {{ body: {{ trade_no: '2013112011001004330000121536' }} }});
+Try it (tradeq on the PATH: cargo install --path .):
+  $ tradeq query alipay.trade.query --credentials {path} trade_no=2013112011001004330000121536
 
-Python, community SDK (pip install python-alipay-sdk):
-  from alipay import AliPay
-  c = AliPay(appid="{app_id}", app_notify_url=None, app_private_key_string=APP_PRIVATE_KEY_PKCS1_PEM,
-             alipay_public_key_string=ALIPAY_PUBLIC_KEY_PEM, sign_type="RSA2")
-  c._gateway = "{gw}/gateway.do"
-  c.api_alipay_trade_query(out_trade_no="6823789339978248")
+Node, official SDK (npm i alipay-sdk); save as demo.mjs, run `TZ=Asia/Shanghai node demo.mjs`:
+    import {{ readFileSync }} from 'node:fs';
+    import {{ AlipaySdk }} from 'alipay-sdk';
+    const creds = JSON.parse(readFileSync({quoted}, 'utf8'));
+    const sdk = new AlipaySdk({{ appId: creds.alipay.app_id, privateKey: creds.alipay.app_private_key_pkcs1_pem,
+      alipayPublicKey: creds.alipay.alipay_public_key_pem, gateway: creds.gateway_url + '/gateway.do',
+      endpoint: creds.gateway_url }});
+    const v2 = await sdk.exec('alipay.trade.query', {{ bizContent: {{ out_trade_no: '6823789339978248' }} }}, {{ validateSign: true }});
+    if (v2.code !== '10000') throw new Error(`${{v2.subCode}}: ${{v2.subMsg}}`);
+    console.log(v2.tradeStatus);
+    const v3 = await sdk.curl('POST', '/v3/alipay/trade/query', {{ body: {{ trade_no: '2013112011001004330000121536' }} }});
+    console.log(v3.data.trade_status);
 
-Python, official SDK (pip install alipay-sdk-python; it only reaches port 80: serve with --listen 127.0.0.1:80):
-  config = AlipayClientConfig(); config.server_url = "http://{host}/gateway.do"; config.app_id = "{app_id}"
-  config.app_private_key = APP_PRIVATE_KEY_PKCS1_BASE64; config.alipay_public_key = ALIPAY_PUBLIC_KEY_BASE64
+Python, community Alipay SDK (pip install python-alipay-sdk); save as demo_community.py, run `TZ=Asia/Shanghai python3 demo_community.py`:
+    import json
+    from alipay import AliPay
+    creds = json.load(open({quoted}))
+    c = AliPay(appid=creds["alipay"]["app_id"], app_notify_url=None,
+               app_private_key_string=creds["alipay"]["app_private_key_pkcs1_pem"],
+               alipay_public_key_string=creds["alipay"]["alipay_public_key_pem"], sign_type="RSA2")
+    c._gateway = creds["gateway_url"] + "/gateway.do"
+    r = c.api_alipay_trade_query(out_trade_no="6823789339978248")
+    assert r["code"] == "10000", r
+    print(r["trade_status"])
+{official}
+Python, official TOP SDK (pip install taobao-sdk-python3); save as demo_top.py, run `python3 demo_top.py`:
+    import json
+    import top, top.api.base
+    creds = json.load(open({quoted}))
+    class OnsiteTradeQuery(top.api.base.RestApi):
+        def __init__(self):
+            top.api.base.RestApi.__init__(self, "{host}", {port})
+            self.short_trade_no = None
+        def getapiname(self):
+            return "alibaba.xlife.onsite.trade.query"
+    req = OnsiteTradeQuery()
+    req.short_trade_no = "77778888"
+    req.set_app_info(top.appinfo(creds["top"]["app_key"], creds["top"]["app_secret"]))
+    print(req.getResponse(creds["top"]["session"]))
 
-Python TOP SDK (pip install taobao-sdk-python3):
-  import top, top.api.base
-  class OnsiteTradeQuery(top.api.base.RestApi):
-      def __init__(self): top.api.base.RestApi.__init__(self, "{host}", {port}); self.short_trade_no = None
-      def getapiname(self): return "alibaba.xlife.onsite.trade.query"
-  req = OnsiteTradeQuery(); req.short_trade_no = "77778888"
-  req.set_app_info(top.appinfo("{app_key}", APP_SECRET)); req.getResponse("{session}")
-  (merchant {merchant}; omni orders of guide user_id={guide})
+(TOP merchant {merchant}; omni orders of guide user_id={guide})
 "#,
         path = path.display(),
         admin = creds.admin_url,
-        app_id = a.app_id,
-        app_key = t.app_key,
-        session = t.session,
         merchant = t.merchant_id,
         guide = t.guide_user_id,
     )

@@ -79,6 +79,8 @@ pub struct TestServer {
     pub port: u16,
     /// Admin port.
     pub admin_port: u16,
+    /// Everything the server printed on stdout so far (the demo banner).
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl TestServer {
@@ -113,7 +115,7 @@ impl TestServer {
             .args(extra_args)
             .env_remove("TRADEQ_DATABASE_URL")
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn tradeq serve");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -138,7 +140,19 @@ impl TestServer {
             assert!(Instant::now() < deadline, "tradeq serve did not come up");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // Keep draining stderr so the child never blocks on a full pipe.
+        // Keep draining both pipes so the child never blocks on a full one.
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        if let Some(out) = child.stdout.take() {
+            let sink = stdout.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if let Ok(mut s) = sink.lock() {
+                        s.push_str(&line);
+                        s.push('\n');
+                    }
+                }
+            });
+        }
         if let Some(stderr) = child.stderr.take() {
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -151,6 +165,20 @@ impl TestServer {
             data_dir,
             port,
             admin_port,
+            stdout,
+        }
+    }
+
+    /// What the server printed on stdout: with `--demo`, the banner (printed before the
+    /// listeners answer, so complete once it ends with a blank line).
+    pub fn stdout_text(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = self.stdout.lock().map(|s| s.clone()).unwrap_or_default();
+            if text.ends_with("\n\n") || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -159,7 +159,8 @@ impl Record {
         }
         .map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." || path == "?" {
+            // An empty key (`{"": 1}`) prints as an empty path, which would name no field.
+            let field = if path == "." || path == "?" || path.is_empty() {
                 "(record)".to_string()
             } else {
                 path
@@ -369,4 +370,26 @@ fn trailing_column(json: &str) -> Option<usize> {
     let end = values.byte_offset();
     let skipped = json[end..].len() - json[end..].trim_start().len();
     Some(json[..end + skipped].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `admin_record` fuzz target: an unknown empty key at the top level came back
+    /// as an error with an empty field.
+    #[test]
+    fn an_empty_key_is_reported_against_the_record() {
+        for kind in RecordKind::ALL {
+            let err = Record::from_json(kind, r#"{"":1}"#).unwrap_err();
+            assert_eq!(err.field, "(record)", "{kind}");
+            assert!(err.reason.starts_with("unknown field ``"), "{kind}: {err}");
+        }
+        let err = Record::from_json(
+            RecordKind::AlipayTrade,
+            r#"{"trade_no":"T1","fund_bill_list":[{"":1}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.field.starts_with("fund_bill_list[0]"), "{err}");
+    }
 }

@@ -301,10 +301,12 @@ mod tests {
             assert!(cache.stamp().is_some());
             drop(cache);
         }
-        assert_eq!(
-            locks_held_on(ino),
-            before,
-            "closing a descriptor of -shm released SQLite's locks"
+        // The old probe dropped this to 0: closing any descriptor of a file releases every
+        // POSIX lock the process holds on it.
+        let after = locks_held_on(ino);
+        assert!(
+            after >= before,
+            "closing a descriptor of -shm released SQLite's locks ({before} -> {after})"
         );
         conn.execute_batch("COMMIT").unwrap();
     }

@@ -177,6 +177,19 @@ impl KindSql {
     }
 }
 
+/// The writer's pool: one connection, kept for the life of the store. An in-memory database
+/// dies with its last connection, so the pool must never retire it for idleness or age.
+fn writer_pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        // A file connection has no peer that could drop it: the liveness ping sqlx sends before
+        // each checkout by default is a round trip to the connection's thread for nothing.
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+}
+
 /// Whether a URL names an in-memory database, which lives only as long as its connection.
 fn is_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
@@ -248,17 +261,7 @@ impl SqliteStore {
             .clone()
             .pragma("cache_size", "-16384")
             .pragma("wal_autocheckpoint", "16384");
-        // A file connection has no peer that could drop it: the liveness ping sqlx sends before
-        // each checkout by default is a round trip to the connection's thread for nothing.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .test_before_acquire(false)
-            // An in-memory database dies with its last connection: never let the pool retire it.
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(write_opts)
-            .await?;
+        let write = writer_pool_options().connect_with(write_opts).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&write)
             .await
@@ -1085,4 +1088,18 @@ fn checkpoint_row(
         byte_offset: uint(row.try_get(2)?),
         line: uint(row.try_get(3)?),
     })
+}
+
+#[cfg(test)]
+mod pool_tests {
+    #[test]
+    fn the_writer_connection_is_never_retired() {
+        // sqlx retires idle connections after 10 minutes and every connection after 30 by
+        // default; for `sqlite::memory:` that would drop the whole database.
+        let options = super::writer_pool_options();
+        assert_eq!(options.get_idle_timeout(), None);
+        assert_eq!(options.get_max_lifetime(), None);
+        assert_eq!(options.get_min_connections(), 1);
+        assert_eq!(options.get_max_connections(), 1);
+    }
 }

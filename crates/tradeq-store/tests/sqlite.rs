@@ -53,21 +53,6 @@ mod in_memory {
     async fn nonces() {
         on_memory(suite::nonce_claim_replay_expiry).await;
     }
-
-    #[tokio::test]
-    async fn data_outlives_idle_time() {
-        let store = tradeq_store::open("sqlite::memory:").await.unwrap();
-        store
-            .upsert(&suite::seed_trade("2014-11-27 15:45:57", 1))
-            .await
-            .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(store
-            .get(RecordKind::AlipayTrade, suite::TRADE_NO)
-            .await
-            .unwrap()
-            .is_some());
-    }
 }
 
 #[tokio::test]

@@ -75,12 +75,24 @@ impl AdminError {
         }
     }
 
-    /// A 401 `unauthorized`.
+    /// A 401 `unauthorized`: no admin token was sent.
     pub fn unauthorized() -> AdminError {
         AdminError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "send the admin token as `Authorization: Bearer <token>`",
+            "no admin token: send it as `Authorization: Bearer <token>` (it is printed once \
+             when generated, kept in <data-dir>/admin-token, and in demo-credentials.json under \
+             `admin_token`)",
+        )
+    }
+
+    /// A 401 `invalid_token`: a token was sent and is not this server's.
+    pub fn invalid_token() -> AdminError {
+        AdminError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the admin token is not this server's: check <data-dir>/admin-token or the \
+             --admin-token / TRADEQ_ADMIN_TOKEN it was started with",
         )
     }
 

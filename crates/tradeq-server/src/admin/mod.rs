@@ -163,6 +163,7 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
             }
             response
         }
+        Some(token) if !token.is_empty() => AdminError::invalid_token().into_response(),
         _ => AdminError::unauthorized().into_response(),
     }
 }
