@@ -15,6 +15,7 @@ mod import;
 mod keys;
 mod private_files;
 mod query;
+mod sandbox;
 mod serve;
 
 /// A protocol-faithful implementation of five Alipay and Taobao Open Platform trade/order query
@@ -43,6 +44,10 @@ pub enum Command {
     Demo(generate::DemoArgs),
     /// Call a method as a client: sign with a credentials file, verify the answer, print it.
     Query(query::QueryArgs),
+    /// Sandbox fault rules, through a running server's admin API.
+    Faults(sandbox::FaultsArgs),
+    /// The sandbox's business clock, through a running server's admin API.
+    Clock(sandbox::ClockArgs),
 }
 
 /// Where the data lives; shared by every command that opens the store.
@@ -132,6 +137,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(args) => keys::run(args),
         Command::Demo(args) => generate::run(args),
         Command::Query(args) => query::run(args).await,
+        Command::Faults(args) => sandbox::run_faults(args).await,
+        Command::Clock(args) => sandbox::run_clock(args).await,
     }
 }
 

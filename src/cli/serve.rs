@@ -56,6 +56,11 @@ struct FileConfig {
     signature_cache_entries: Option<usize>,
     credential_cache_ttl_ms: Option<u64>,
     record_cache_entries: Option<usize>,
+    sandbox_refresh_ms: Option<u64>,
+    fault_max_timeout_ms: Option<u64>,
+    request_timestamps_follow_clock: Option<bool>,
+    /// Fault rules installed at start (JSON array or NDJSON).
+    faults_file: Option<PathBuf>,
     database_timeout_ms: Option<u64>,
     read_busy_timeout_ms: Option<u64>,
     header_read_timeout_secs: Option<u64>,
@@ -95,6 +100,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_admin_body_bytes,
         signature_cache_entries,
         credential_cache_ttl_ms,
+        sandbox_refresh_ms,
+        fault_max_timeout_ms,
+        request_timestamps_follow_clock,
         database_timeout_ms,
         read_busy_timeout_ms,
         header_read_timeout_secs,
@@ -143,7 +151,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.demo {
         let shown_token = plain_token
             .or_else(|| demo_token_on_file(&demo_creds_path, &admin_token))
-            .unwrap_or_default();
+            .or_else(|| token_file(&data_dir.join("admin-token"), &admin_token))
+            .unwrap_or_else(|| {
+                // The store keeps only the token's digest: a node that did not create it (another
+                // node on the same PostgreSQL, a fresh data directory) cannot write it down.
+                tracing::warn!(
+                    "the admin token of this store was created elsewhere and is kept only as a \
+                     digest, so demo-credentials.json holds none: start every node with the same \
+                     --admin-token (or TRADEQ_ADMIN_TOKEN)"
+                );
+                String::new()
+            });
         let creds = tradeq_server::demo::install(
             store.as_ref(),
             &gateway_url,
@@ -159,7 +177,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("{}", demo_banner(&creds, &path));
     }
 
+    if let Some(path) = &file.faults_file {
+        let added = tradeq_server::sandbox::faults::install_rules_file(
+            store.as_ref(),
+            path,
+            config.fault_max_timeout_ms,
+        )
+        .await
+        .with_context(|| format!("cannot load the fault rules of {}", path.display()))?;
+        tracing::info!(added, file = %path.display(), "fault rules installed");
+    }
     let state = AppState::with_admin_token(store.clone(), nonces, config, admin_token);
+    // The first requests already see the stored fault rules and clock.
+    state
+        .sandbox
+        .refresh()
+        .await
+        .context("cannot read the sandbox state")?;
     tracing::info!(
         backend = store.backend(),
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -218,6 +252,14 @@ fn demo_token_on_file(path: &Path, token: &AdminToken) -> Option<String> {
         path.display()
     );
     None
+}
+
+/// The token in `<data-dir>/admin-token`, written when it was generated, if it is still the
+/// store's.
+fn token_file(path: &Path, token: &AdminToken) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let on_file = text.trim();
+    token.matches(on_file).then(|| on_file.to_string())
 }
 
 /// What `serve --demo` prints: where the credentials are and, per SDK, a complete program that

@@ -27,6 +27,14 @@ pub struct ServerConfig {
     pub credential_cache_ttl_ms: u64,
     /// How many answer signatures the v2 signature cache keeps.
     pub signature_cache_entries: usize,
+    /// How often (ms) each node re-reads the sandbox's fault rules and clock from the store;
+    /// changes made through this node's admin API apply at once, other nodes' within this time.
+    pub sandbox_refresh_ms: u64,
+    /// The longest (ms) a `timeout` fault may hold a request before closing the connection.
+    pub fault_max_timeout_ms: u64,
+    /// Whether request timestamp windows read the sandbox clock instead of real time (off: real
+    /// clients keep working whatever the clock says).
+    pub request_timestamps_follow_clock: bool,
     /// How long (ms) a request waits for a PostgreSQL connection before it is answered with the
     /// protocol's retryable error: while the database is away, every answer takes this long.
     pub database_timeout_ms: u64,
@@ -109,6 +117,18 @@ impl ServerConfig {
             3_600_000,
         )?;
         check(
+            "sandbox_refresh_ms",
+            i64::try_from(self.sandbox_refresh_ms).unwrap_or(i64::MAX),
+            10,
+            600_000,
+        )?;
+        check(
+            "fault_max_timeout_ms",
+            i64::try_from(self.fault_max_timeout_ms).unwrap_or(i64::MAX),
+            1,
+            3_600_000,
+        )?;
+        check(
             "database_timeout_ms",
             i64::try_from(self.database_timeout_ms).unwrap_or(i64::MAX),
             10,
@@ -163,6 +183,9 @@ impl Default for ServerConfig {
             max_admin_body_bytes: 64 * 1024 * 1024,
             credential_cache_ttl_ms: 2_000,
             signature_cache_entries: 100_000,
+            sandbox_refresh_ms: 1_000,
+            fault_max_timeout_ms: 60_000,
+            request_timestamps_follow_clock: false,
             database_timeout_ms: 500,
             read_busy_timeout_ms: 100,
             header_read_timeout_secs: 10,

@@ -8,7 +8,7 @@ use crate::admin_token::AdminToken;
 use crate::config::ServerConfig;
 use crate::credentials::{CredentialCache, KeyCache, SignatureCache};
 use crate::metrics::Metrics;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxSettings};
 
 /// Shared server state; cheap to clone.
 #[derive(Clone)]
@@ -55,6 +55,15 @@ impl AppState {
         let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_millis(
             config.credential_cache_ttl_ms,
         )));
+        let sandbox = Arc::new(Sandbox::new(
+            store.clone(),
+            SandboxSettings {
+                refresh: std::time::Duration::from_millis(config.sandbox_refresh_ms.max(1)),
+                max_timeout_ms: config.fault_max_timeout_ms,
+                request_timestamps_follow_clock: config.request_timestamps_follow_clock,
+            },
+        ));
+        sandbox.start_refresher();
         AppState {
             store,
             nonces,
@@ -64,7 +73,7 @@ impl AppState {
             signatures,
             admin_token,
             metrics: Metrics::global(),
-            sandbox: Arc::new(Sandbox::default()),
+            sandbox,
         }
     }
 }

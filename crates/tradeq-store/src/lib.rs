@@ -27,6 +27,7 @@ use tradeq_model::{KeyKind, Record, RecordKind, VersionStamp};
 
 mod codec;
 mod error;
+mod fault_rules;
 pub mod file_modes;
 pub mod memory_nonces;
 mod plan;
@@ -36,6 +37,7 @@ pub mod sqlite;
 mod sqlite_reader;
 
 pub use error::StoreError;
+pub use fault_rules::{FaultRuleRow, NewFaultRule};
 
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +192,24 @@ pub trait Store: Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Sets a value of the key/value table.
     async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Adds a sandbox fault rule; [`StoreError::KeyConflict`]-free: ids are chosen by the
+    /// server and unique.
+    async fn insert_fault_rule(&self, rule: &NewFaultRule) -> Result<(), StoreError>;
+    /// Every fault rule with its counters, oldest first.
+    async fn list_fault_rules(&self) -> Result<Vec<FaultRuleRow>, StoreError>;
+    /// Removes a fault rule; `false` when absent.
+    async fn delete_fault_rule(&self, id: &str) -> Result<bool, StoreError>;
+    /// Removes every fault rule; how many there were.
+    async fn clear_fault_rules(&self) -> Result<u64, StoreError>;
+    /// Counts one more request matched by rule `id` and returns its number (1 for the first),
+    /// atomically across every process on the database; `None` when the rule is gone.
+    async fn count_fault_match(&self, id: &str) -> Result<Option<u64>, StoreError>;
+    /// Claims one application of rule `id`: when the rule has no `times` or fewer than `times`
+    /// hits, `hits` is incremented and returned; otherwise (or when the rule is gone) `None`.
+    /// Atomic, so processes sharing the database never apply a rule more than `times` times
+    /// together.
+    async fn claim_fault_hit(&self, id: &str) -> Result<Option<u64>, StoreError>;
 
     /// Closes the pool, waiting for in-flight statements.
     async fn close(&self);

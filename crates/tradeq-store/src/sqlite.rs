@@ -26,11 +26,13 @@ use crate::codec::{
     audit_row, decode_credential, decode_record, encode_credential, json_array, key_slot, millis,
     missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
+use crate::fault_rules::{self, times_column};
 use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
 use crate::record_cache::{self, RecordCache};
 use crate::sqlite_reader::FastReader;
 use crate::{
-    AuditEntry, ImportCheckpoint, NonceStore, Store, StoreError, StoreOptions, WriteOutcome,
+    AuditEntry, FaultRuleRow, ImportCheckpoint, NewFaultRule, NonceStore, Store, StoreError,
+    StoreOptions, WriteOutcome,
 };
 
 /// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
@@ -928,6 +930,80 @@ impl Store for SqliteStore {
         .await?;
         self.wrote();
         Ok(())
+    }
+
+    async fn insert_fault_rule(&self, rule: &NewFaultRule) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO fault_rule (id, created_at, times, doc) VALUES (?1, ?2, ?3, ?4)")
+            .bind(&rule.id)
+            .bind(millis(rule.created_at))
+            .bind(times_column(rule.times))
+            .bind(&rule.doc)
+            .execute(&self.write)
+            .await?;
+        self.wrote();
+        Ok(())
+    }
+
+    async fn list_fault_rules(&self) -> Result<Vec<FaultRuleRow>, StoreError> {
+        // A reader's transaction starts at the latest commit, so a rule added or a hit claimed
+        // a moment ago shows; every node re-reads the rules every second, off the writer.
+        let rows = sqlx::query(
+            "SELECT id, created_at, times, matched, hits, doc FROM fault_rule ORDER BY seq",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FaultRuleRow {
+                    id: r.try_get(0)?,
+                    created_at: fault_rules::from_millis(r.try_get(1)?),
+                    times: r.try_get::<Option<i64>, _>(2)?.map(fault_rules::count),
+                    matched: fault_rules::count(r.try_get(3)?),
+                    hits: fault_rules::count(r.try_get(4)?),
+                    doc: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_fault_rule(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM fault_rule WHERE id = ?1")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        self.wrote();
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn clear_fault_rules(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM fault_rule")
+            .execute(&self.write)
+            .await?;
+        self.wrote();
+        Ok(done.rows_affected())
+    }
+
+    async fn count_fault_match(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let n: Option<i64> = sqlx::query_scalar(
+            "UPDATE fault_rule SET matched = matched + 1 WHERE id = ?1 RETURNING matched",
+        )
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        self.wrote();
+        Ok(n.map(fault_rules::count))
+    }
+
+    async fn claim_fault_hit(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let hits: Option<i64> = sqlx::query_scalar(
+            "UPDATE fault_rule SET hits = hits + 1 \
+             WHERE id = ?1 AND (times IS NULL OR hits < times) RETURNING hits",
+        )
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?;
+        self.wrote();
+        Ok(hits.map(fault_rules::count))
     }
 
     async fn close(&self) {

@@ -27,6 +27,7 @@ pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod records;
+pub mod sandbox;
 
 pub use error::AdminError;
 
@@ -51,6 +52,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/top-apps/{app_key}", &["GET", "PUT", "DELETE"]),
     ("/v1/top-sessions", &["GET", "POST"]),
     ("/v1/top-sessions/{session}", &["GET", "DELETE"]),
+    ("/v1/faults", &["GET", "POST", "DELETE"]),
+    ("/v1/faults/{id}", &["DELETE"]),
+    ("/v1/clock", &["GET", "PUT"]),
+    ("/v1/clock/advance", &["POST"]),
 ];
 
 /// The administration router.
@@ -109,6 +114,18 @@ pub fn router(state: AppState) -> Router {
             "/v1/top-sessions/{session}",
             get(c::get_top_session).delete(c::delete_top_session),
         )
+        .route(
+            "/v1/faults",
+            get(sandbox::list_faults)
+                .post(sandbox::create_fault)
+                .delete(sandbox::clear_faults),
+        )
+        .route(
+            "/v1/faults/{id}",
+            axum::routing::delete(sandbox::delete_fault),
+        )
+        .route("/v1/clock", get(sandbox::get_clock).put(sandbox::put_clock))
+        .route("/v1/clock/advance", post(sandbox::advance_clock))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
 
     public

@@ -13,7 +13,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
 use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
@@ -31,6 +31,8 @@ use crate::credentials::{
 };
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
 use crate::metrics::record_request;
+use crate::sandbox::error_catalogue::InjectedError;
+use crate::sandbox::faults::{self, Signature};
 use crate::sandbox::{FrontDoor, Trace};
 use crate::state::AppState;
 
@@ -95,7 +97,14 @@ pub async fn handle(
         );
     }
     let result = answer(&state, &params, &mut reply, &mut trace).await;
-    finish(&state, &reply, result, &trace_id, &method_name)
+    let response = finish(&state, &reply, result, &trace_id, &method_name);
+    faults::shape(
+        trace.fault.as_ref(),
+        response,
+        Signature::BodySign,
+        state.config.fault_max_timeout_ms,
+    )
+    .await
 }
 
 fn known_method(params: &ParamSet) -> Option<Method> {
@@ -141,7 +150,7 @@ async fn answer(
     reply: &mut Reply,
     trace: &mut Trace,
 ) -> Result<String, V2Error> {
-    let now = Utc::now();
+    let now = state.sandbox.request_now();
     trace.method = params.get("method").map(str::to_string);
     trace.app = params.get("app_id").map(str::to_string);
     let method = known_method(params);
@@ -186,6 +195,12 @@ async fn answer(
     let biz = business_params(&app, &common, reply)?;
     trace.set_biz(&biz);
     trace.fault = state.sandbox.fault_for(trace).await;
+    if let Some(InjectedError::V2(e)) =
+        faults::injected_error(trace.fault.as_ref(), FrontDoor::AlipayV2)
+    {
+        return Err(e);
+    }
+    faults::delay(trace.fault.as_ref()).await;
     let caller = Caller {
         merchant,
         always_fund_bill_list: app.app.always_fund_bill_list,

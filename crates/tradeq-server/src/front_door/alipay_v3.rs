@@ -36,6 +36,8 @@ use crate::credentials::{
 };
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError};
 use crate::metrics::record_request;
+use crate::sandbox::error_catalogue::InjectedError;
+use crate::sandbox::faults::{self, Signature};
 use crate::sandbox::{FrontDoor, Trace};
 use crate::state::AppState;
 
@@ -105,7 +107,14 @@ pub async fn handle(
         .and_then(|m| Method::from_name(&m))
         .map_or("-", |m| m.name());
     record_request("alipay_v3", method, outcome);
-    respond(status, body, encrypted, reply.signer, &trace_id)
+    let response = respond(status, body, encrypted, reply.signer, &trace_id);
+    faults::shape(
+        trace.fault.as_ref(),
+        response,
+        Signature::Header,
+        state.config.fault_max_timeout_ms,
+    )
+    .await
 }
 
 async fn answer(
@@ -117,7 +126,7 @@ async fn answer(
     reply: &mut Reply,
     trace: &mut Trace,
 ) -> Result<String, V3Error> {
-    let now = Utc::now();
+    let now = state.sandbox.request_now();
     let header_text = match headers.get(header::AUTHORIZATION) {
         None => return Err(V3Error::missing_signature()),
         Some(v) => v
@@ -177,6 +186,12 @@ async fn answer(
     let params = business_params(http_method, uri, plain_body.as_deref().unwrap_or(body))?;
     trace.set_biz(&params);
     trace.fault = state.sandbox.fault_for(trace).await;
+    if let Some(InjectedError::V3(e)) =
+        faults::injected_error(trace.fault.as_ref(), FrontDoor::AlipayV3)
+    {
+        return Err(e);
+    }
+    faults::delay(trace.fault.as_ref()).await;
     let caller = Caller {
         merchant,
         always_fund_bill_list: app.app.always_fund_bill_list,

@@ -22,6 +22,8 @@ use super::params::{collect, error_param};
 use super::request_id;
 use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
 use crate::metrics::record_request;
+use crate::sandbox::error_catalogue::InjectedError;
+use crate::sandbox::faults::{self, Signature};
 use crate::sandbox::{FrontDoor, Trace};
 use crate::state::AppState;
 
@@ -85,7 +87,7 @@ async fn respond_to(
         let err = TopError::new(9, "Http action not allowed");
         return error_response(format, &err, &request_id, &method_name);
     }
-    match answer(state, &params, &mut trace).await {
+    let response = match answer(state, &params, &mut trace).await {
         Ok((common, method, node)) => {
             let body = top::render(
                 common.format,
@@ -98,7 +100,14 @@ async fn respond_to(
             respond(common.format, body)
         }
         Err(err) => error_response(format, &err, &request_id, &method_name),
-    }
+    };
+    faults::shape(
+        trace.fault.as_ref(),
+        response,
+        Signature::None,
+        state.config.fault_max_timeout_ms,
+    )
+    .await
 }
 
 /// The format of an answer to a request whose parameters could not all be read: the first
@@ -122,7 +131,7 @@ async fn answer(
     let pairs: Vec<(&str, &str)> = params.iter().collect();
     trace.method = params.get("method").map(str::to_string);
     trace.app = params.get("app_key").map(str::to_string);
-    let now = Utc::now();
+    let now = state.sandbox.request_now();
     // `Duration::seconds` panics past ±i64::MAX ms; an absurd setting falls back to the default.
     let window = chrono::Duration::try_seconds(state.config.top_timestamp_window_secs)
         .unwrap_or(top::request::TIMESTAMP_WINDOW);
@@ -153,6 +162,12 @@ async fn answer(
         .collect();
     trace.set_biz(&biz);
     trace.fault = state.sandbox.fault_for(trace).await;
+    if let Some(InjectedError::Top(e)) =
+        faults::injected_error(trace.fault.as_ref(), FrontDoor::Top)
+    {
+        return Err(e);
+    }
+    faults::delay(trace.fault.as_ref()).await;
     let ctx = MethodCtx {
         store: state.store.as_ref(),
         now,

@@ -12,11 +12,20 @@
 //! A fault is handed back as a value ([`FaultAction`]) that each front door renders in its own
 //! dialect, so an injected `ACQ.SYSTEM_ERROR` is byte for byte what a real one is.
 
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use tradeq_store::{Store, StoreError};
+
+pub mod clock;
+pub mod error_catalogue;
+pub mod faults;
+
+pub use clock::ClockSetting;
 
 /// Which front door carried a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -173,20 +182,148 @@ pub fn record_key(biz: &Map<String, Value>) -> Option<String> {
     KEYS.iter().find_map(|k| biz.get(*k).and_then(text))
 }
 
+/// How the sandbox keeps its copy of the shared state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// How often fault rules and the clock are re-read from the store (changes made through
+    /// this node's admin API apply at once; other nodes' within this interval).
+    pub refresh: Duration,
+    /// The longest a `timeout` fault may hold a request.
+    pub max_timeout_ms: u64,
+    /// Whether request timestamp windows (and v3 nonce lifetimes) read the business clock
+    /// instead of real time.
+    pub request_timestamps_follow_clock: bool,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            refresh: Duration::from_millis(1_000),
+            max_timeout_ms: 60_000,
+            request_timestamps_follow_clock: false,
+        }
+    }
+}
+
 /// The sandbox: one per server, shared by every request.
-#[derive(Debug, Default)]
-pub struct Sandbox {}
+pub struct Sandbox {
+    store: Arc<dyn Store>,
+    settings: SandboxSettings,
+    faults: faults::FaultRules,
+    clock: RwLock<ClockSetting>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("settings", &self.settings)
+            .field("clock", &self.clock_setting())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Sandbox {
+    /// A sandbox over `store`, with real time and no rules until [`Sandbox::refresh`] reads
+    /// the store.
+    pub fn new(store: Arc<dyn Store>, settings: SandboxSettings) -> Sandbox {
+        Sandbox {
+            store,
+            settings,
+            faults: faults::FaultRules::default(),
+            clock: RwLock::new(ClockSetting::Real),
+        }
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &SandboxSettings {
+        &self.settings
+    }
+
     /// The business clock: what "now" is for token expiry, short trade numbers, bills and
     /// lifecycles.
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        self.clock_setting().now(Utc::now())
+    }
+
+    /// What request timestamps are checked against: real time, or the business clock when
+    /// `request_timestamps_follow_clock` is set.
+    pub fn request_now(&self) -> DateTime<Utc> {
+        if self.settings.request_timestamps_follow_clock {
+            self.now()
+        } else {
+            Utc::now()
+        }
+    }
+
+    /// How the clock is set (this node's copy).
+    pub fn clock_setting(&self) -> ClockSetting {
+        match self.clock.read() {
+            Ok(c) => *c,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Stores a clock setting and applies it on this node at once.
+    pub async fn set_clock(&self, setting: ClockSetting) -> Result<(), StoreError> {
+        let text = setting.to_json();
+        self.store.put_meta(clock::META_KEY, &text).await?;
+        self.apply_clock(setting);
+        Ok(())
+    }
+
+    fn apply_clock(&self, setting: ClockSetting) {
+        match self.clock.write() {
+            Ok(mut c) => *c = setting,
+            Err(poisoned) => *poisoned.into_inner() = setting,
+        }
+    }
+
+    /// The clock setting as stored (what every node converges to).
+    pub async fn stored_clock(&self) -> Result<ClockSetting, StoreError> {
+        Ok(match self.store.get_meta(clock::META_KEY).await? {
+            Some(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "unreadable clock setting; using real time");
+                ClockSetting::Real
+            }),
+            None => ClockSetting::Real,
+        })
+    }
+
+    /// Re-reads the fault rules and the clock from the store.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let rows = self.store.list_fault_rules().await?;
+        self.faults.replace(&rows);
+        let clock = self.stored_clock().await?;
+        self.apply_clock(clock);
+        Ok(())
+    }
+
+    /// Keeps this node's copy fresh: refreshes now and then every `refresh` interval, for as
+    /// long as the sandbox lives. Does nothing outside a Tokio runtime.
+    pub fn start_refresher(self: &Arc<Self>) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        let every = self.settings.refresh;
+        handle.spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(sandbox) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = sandbox.refresh().await {
+                    tracing::warn!(error = %e, "sandbox refresh failed; keeping the last copy");
+                }
+            }
+        });
     }
 
     /// The fault to apply to a request, if a rule matches it.
-    pub async fn fault_for(&self, _trace: &Trace) -> Option<AppliedFault> {
-        None
+    pub async fn fault_for(&self, trace: &Trace) -> Option<AppliedFault> {
+        self.faults.fault_for(self.store.as_ref(), trace).await
     }
 }
 

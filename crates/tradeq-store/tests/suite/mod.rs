@@ -42,6 +42,8 @@ macro_rules! store_suite {
             credential_of_unknown_app_is_refused,
             nonce_claim_replay_expiry,
             meta_values,
+            fault_rules_crud_and_counters,
+            fault_hits_never_exceed_times_under_concurrency,
             import_checkpoint_commits_with_its_batch,
         );
     };
@@ -1449,6 +1451,103 @@ pub async fn meta_values(store: Arc<dyn Store>) {
         store.get_meta("schema_note").await.unwrap().as_deref(),
         Some("")
     );
+}
+
+pub async fn fault_rules_crud_and_counters(store: Arc<dyn Store>) {
+    use tradeq_store::NewFaultRule;
+    assert!(store.list_fault_rules().await.unwrap().is_empty());
+    let at = DateTime::<Utc>::from_timestamp_millis(1_767_323_045_678).unwrap();
+    for (id, times) in [("f1", Some(2)), ("f2", None)] {
+        store
+            .insert_fault_rule(&NewFaultRule {
+                id: id.to_string(),
+                created_at: at,
+                times,
+                doc: format!("{{\"id\":\"{id}\"}}"),
+            })
+            .await
+            .unwrap();
+    }
+    let rows = store.list_fault_rules().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].id, "f1", "oldest first");
+    assert_eq!(rows[0].created_at, at);
+    assert_eq!(rows[0].times, Some(2));
+    assert_eq!(rows[1].times, None);
+    assert_eq!(rows[1].doc, "{\"id\":\"f2\"}");
+    assert_eq!((rows[0].matched, rows[0].hits), (0, 0));
+
+    assert_eq!(store.count_fault_match("f1").await.unwrap(), Some(1));
+    assert_eq!(store.count_fault_match("f1").await.unwrap(), Some(2));
+    assert_eq!(store.count_fault_match("nope").await.unwrap(), None);
+    assert_eq!(store.claim_fault_hit("f1").await.unwrap(), Some(1));
+    assert_eq!(store.claim_fault_hit("f1").await.unwrap(), Some(2));
+    assert_eq!(
+        store.claim_fault_hit("f1").await.unwrap(),
+        None,
+        "times = 2"
+    );
+    assert_eq!(store.claim_fault_hit("nope").await.unwrap(), None);
+    for n in 1..=5 {
+        assert_eq!(
+            store.claim_fault_hit("f2").await.unwrap(),
+            Some(n),
+            "unlimited"
+        );
+    }
+    let rows = store.list_fault_rules().await.unwrap();
+    assert_eq!((rows[0].matched, rows[0].hits), (2, 2));
+    assert_eq!((rows[1].matched, rows[1].hits), (0, 5));
+
+    assert!(store.delete_fault_rule("f1").await.unwrap());
+    assert!(!store.delete_fault_rule("f1").await.unwrap());
+    assert_eq!(store.list_fault_rules().await.unwrap().len(), 1);
+    assert_eq!(store.clear_fault_rules().await.unwrap(), 1);
+    assert!(store.list_fault_rules().await.unwrap().is_empty());
+}
+
+pub async fn fault_hits_never_exceed_times_under_concurrency(store: Arc<dyn Store>) {
+    use tradeq_store::NewFaultRule;
+    store
+        .insert_fault_rule(&NewFaultRule {
+            id: "c".to_string(),
+            created_at: Utc::now(),
+            times: Some(7),
+            doc: "{}".to_string(),
+        })
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut won = 0u32;
+            let mut numbers = Vec::new();
+            for _ in 0..5 {
+                numbers.push(store.count_fault_match("c").await.unwrap().unwrap());
+                if store.claim_fault_hit("c").await.unwrap().is_some() {
+                    won += 1;
+                }
+            }
+            (won, numbers)
+        }));
+    }
+    let mut won = 0;
+    let mut numbers = Vec::new();
+    for t in tasks {
+        let (w, n) = t.await.unwrap();
+        won += w;
+        numbers.extend(n);
+    }
+    assert_eq!(won, 7);
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=40).collect::<Vec<u64>>(),
+        "each match has its own number"
+    );
+    let row = &store.list_fault_rules().await.unwrap()[0];
+    assert_eq!((row.matched, row.hits), (40, 7));
 }
 
 pub async fn import_checkpoint_commits_with_its_batch(store: Arc<dyn Store>) {
