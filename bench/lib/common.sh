@@ -61,7 +61,11 @@ build_tradeq() {
     fi
     log "cargo build --release"
     (cd "$REPO_DIR" && cargo build --release --quiet)
-    cp "$REPO_DIR/target/release/tradeq" "$TQ.new"
+    # Cargo puts the binary under CARGO_TARGET_DIR when it is set (relative to the repo, where
+    # cargo ran), else under the repo's target/.
+    local target=${CARGO_TARGET_DIR:-$REPO_DIR/target}
+    case $target in /*) ;; *) target=$REPO_DIR/$target ;; esac
+    cp "$target/release/tradeq" "$TQ.new"
     mv "$TQ.new" "$TQ"
     git -C "$REPO_DIR" rev-parse --short HEAD >"$WORK/bin/commit" 2>/dev/null || echo unknown >"$WORK/bin/commit"
     if ! git -C "$REPO_DIR" diff --quiet HEAD -- crates src Cargo.toml Cargo.lock 2>/dev/null; then
@@ -103,6 +107,16 @@ wait_quiet() {
     echo "load $load, $busy % busy"
 }
 
+# pin_to CPUS: sets PIN to the command prefix that runs a command on CPUS (`taskset -c CPUS`), or
+# to nothing where taskset is missing (only scripts that compare against no baseline allow that;
+# the others `need taskset`). `"${PIN[@]}" cmd &` keeps $! the pid of cmd itself.
+pin_to() {
+    PIN=()
+    if command -v taskset >/dev/null 2>&1; then
+        PIN=(taskset -c "$1")
+    fi
+}
+
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_port() {
@@ -123,7 +137,8 @@ start_server() {
     port_free $((port + 1)) || die "port $((port + 1)) is in use"
     mkdir -p "$dir"
     rm -f "$dir/demo-credentials.json"
-    taskset -c "$cpus" "$TQ" serve --demo --data-dir "$dir" \
+    pin_to "$cpus"
+    "${PIN[@]}" "$TQ" serve --demo --data-dir "$dir" \
         --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$((port + 1))" "$@" \
         >"$dir/server.log" 2>&1 &
     SERVER_PID=$!

@@ -9,6 +9,8 @@ Request files have one request per line: METHOD <TAB> PATH <TAB> BODY [<TAB> Hea
   presign.py top CREDS TRADES.jsonl OUT --count N --method edi|xlife --format json|xml
   presign.py probe URL FILE KIND [--n 3]   send the first requests of FILE, check the answers
 
+v2 and top take --age SECS: timestamps SECS in the past (to make requests stale on purpose).
+
 Signing follows the specs: PROTOCOL-ALIPAY A.2 (v2: every parameter but `sign`, sorted,
 `k=v&…`, SHA256withRSA, base64; form-encoded on the wire), B.1 (v3: Authorization header over
 `auth\\nMETHOD\\nURI\\nBODY\\n`, unique nonce) and PROTOCOL-TOP §5 (md5(secret + k1v1k2v2… + secret),
@@ -174,7 +176,7 @@ def write_lines(out, lines):
 def cmd_v2(a, creds):
     ali = creds["alipay"]
     pem = ali["app_private_key_pkcs8_pem"]
-    now = time.time()
+    now = time.time() - a.age
     if a.same:
         # A polling client: one trade, a fresh request (new timestamp, new signature) each time.
         key = trade_keys(a.trades, 1, "trade_no")[0]
@@ -202,7 +204,7 @@ def cmd_v3(a, creds):
 def cmd_top(a, creds):
     method, field = TOP_METHODS[a.method]
     keys = trade_keys(a.trades, a.count, field, a.spread)
-    ts = gmt8(time.time())
+    ts = gmt8(time.time() - a.age)
     write_lines(a.out, (top_line(creds, method, a.format, keys[i % len(keys)], ts) for i in range(a.count)))
 
 
@@ -292,6 +294,9 @@ def main():
         s.add_argument("--jobs", type=int, default=os.cpu_count())
         s.add_argument("--spread", action="store_true",
                        help="sample the trades at random from the whole file (default: the first ones)")
+        if name in ("v2", "top"):
+            s.add_argument("--age", type=float, default=0,
+                           help="timestamps this many seconds in the past")
         if name == "v2":
             s.add_argument("--same", action="store_true", help="every request asks the same trade")
         if name == "top":
