@@ -27,6 +27,14 @@ pub struct ServerConfig {
     pub credential_cache_ttl_ms: u64,
     /// How many answer signatures the v2 signature cache keeps.
     pub signature_cache_entries: usize,
+    /// Request journal: entries kept at most (0 turns the journal off).
+    pub journal_max_entries: usize,
+    /// Request journal: bytes kept at most (0 turns the journal off).
+    pub journal_max_bytes: usize,
+    /// Request journal: bytes of each answer body kept.
+    pub journal_body_bytes: usize,
+    /// Append a short English hint to the `sub_msg` of a refused signature or timestamp.
+    pub explain_in_errors: bool,
 }
 
 /// A setting out of its sensible range.
@@ -90,7 +98,36 @@ impl ServerConfig {
             0,
             3_600_000,
         )?;
+        check(
+            "journal_max_entries",
+            bytes(self.journal_max_entries),
+            0,
+            10_000_000,
+        )?;
+        check(
+            "journal_max_bytes",
+            bytes(self.journal_max_bytes),
+            0,
+            16 << 30,
+        )?;
+        check(
+            "journal_body_bytes",
+            bytes(self.journal_body_bytes),
+            0,
+            16 << 20,
+        )?;
         Ok(())
+    }
+}
+
+impl ServerConfig {
+    /// The request journal's bounds.
+    pub fn journal(&self) -> crate::sandbox::journal::JournalConfig {
+        crate::sandbox::journal::JournalConfig {
+            max_entries: self.journal_max_entries,
+            max_bytes: self.journal_max_bytes,
+            body_bytes: self.journal_body_bytes,
+        }
     }
 }
 
@@ -106,6 +143,10 @@ impl Default for ServerConfig {
             max_admin_body_bytes: 64 * 1024 * 1024,
             credential_cache_ttl_ms: 2_000,
             signature_cache_entries: 100_000,
+            journal_max_entries: 10_000,
+            journal_max_bytes: 64 << 20,
+            journal_body_bytes: 8 << 10,
+            explain_in_errors: false,
         }
     }
 }

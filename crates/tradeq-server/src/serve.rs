@@ -53,7 +53,10 @@ pub fn protocol_router(state: AppState) -> Router {
         .fallback(front_door::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(CatchPanicLayer::custom(front_door::panic_response))
-        .layer(TraceLayer::new_for_http())
+        // The path only: queries carry `sign`, `session` and `app_auth_token`.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }
 
@@ -112,6 +115,7 @@ pub async fn serve(
         tower::make::Shared::new(protocol_service(state.clone())),
     )
     .with_graceful_shutdown(wait(rx.clone()));
+    let sandbox = state.sandbox.clone();
     let admin = axum::serve(listeners.admin, admin::router(state)).with_graceful_shutdown(wait(rx));
     tracing::info!(
         "protocol listener on http://{protocol_addr} (/gateway.do, /v3/…, /router/rest)"
@@ -121,6 +125,8 @@ pub async fn serve(
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
+        // Live journal streams never end on their own.
+        sandbox.journal.close_live();
         let _ = tx.send(true);
     });
     let (a, b) = tokio::join!(protocol.into_future(), admin.into_future());

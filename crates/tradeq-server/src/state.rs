@@ -44,6 +44,7 @@ impl AppState {
         let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_millis(
             config.credential_cache_ttl_ms,
         )));
+        let sandbox = Arc::new(Sandbox::with_journal(config.journal()));
         AppState {
             store,
             nonces,
@@ -53,7 +54,7 @@ impl AppState {
             signatures,
             admin_token: admin_token.into(),
             metrics: Metrics::global(),
-            sandbox: Arc::new(Sandbox::default()),
+            sandbox,
         }
     }
 }

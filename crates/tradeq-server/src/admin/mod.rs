@@ -26,6 +26,7 @@ use crate::state::AppState;
 pub mod credentials;
 pub mod error;
 pub mod extract;
+pub mod journal;
 pub mod records;
 
 pub use error::AdminError;
@@ -51,6 +52,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/top-apps/{app_key}", &["GET", "PUT", "DELETE"]),
     ("/v1/top-sessions", &["GET", "POST"]),
     ("/v1/top-sessions/{session}", &["GET", "DELETE"]),
+    ("/v1/journal", &["GET", "DELETE"]),
+    ("/v1/journal/stream", &["GET"]),
+    ("/v1/journal/{id}", &["GET"]),
+    ("/v1/explain", &["POST"]),
 ];
 
 /// The administration router.
@@ -109,6 +114,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/top-sessions/{session}",
             get(c::get_top_session).delete(c::delete_top_session),
         )
+        .route("/v1/journal", get(journal::list).delete(journal::clear))
+        .route("/v1/journal/stream", get(journal::stream))
+        .route("/v1/journal/{id}", get(journal::get_one))
+        .route("/v1/explain", post(journal::explain))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
 
     public

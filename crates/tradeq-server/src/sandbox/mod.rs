@@ -14,6 +14,12 @@
 
 use std::time::Instant;
 
+pub mod diagnose;
+pub mod explain;
+pub mod journal;
+
+use journal::{Journal, JournalParams, Outcome, SignBasis, Verification};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -123,6 +129,14 @@ pub struct Trace {
     pub biz: Option<Map<String, Value>>,
     /// The fault applied, if any.
     pub fault: Option<AppliedFault>,
+    /// The received parameters, masked, for the journal (only copied when it is on).
+    pub params: Option<JournalParams>,
+    /// What the string the server verified is computed from.
+    pub sign_basis: Option<SignBasis>,
+    /// How far authentication went.
+    pub verification: Verification,
+    /// Why authentication failed, in plain English (filled only on failure).
+    pub diagnosis: Vec<String>,
 }
 
 impl Trace {
@@ -139,6 +153,10 @@ impl Trace {
             record_key: None,
             biz: None,
             fault: None,
+            params: None,
+            sign_basis: None,
+            verification: Verification::NotReached,
+            diagnosis: Vec::new(),
         }
     }
 
@@ -175,9 +193,27 @@ pub fn record_key(biz: &Map<String, Value>) -> Option<String> {
 
 /// The sandbox: one per server, shared by every request.
 #[derive(Debug, Default)]
-pub struct Sandbox {}
+pub struct Sandbox {
+    /// This node's request journal.
+    pub journal: Journal,
+}
 
 impl Sandbox {
+    /// A sandbox with a journal of these bounds.
+    // The other parts of the sandbox keep their defaults, whatever fields they add.
+    #[allow(clippy::needless_update)]
+    pub fn with_journal(config: journal::JournalConfig) -> Sandbox {
+        Sandbox {
+            journal: Journal::new(config),
+            ..Sandbox::default()
+        }
+    }
+
+    /// Records a request in the journal (a no-op when the journal is off).
+    pub fn record(&self, trace: Trace, outcome: Outcome, response: &str) {
+        self.journal.record(trace, outcome, response);
+    }
+
     /// The business clock: what "now" is for token expiry, short trade numbers, bills and
     /// lifecycles.
     pub fn now(&self) -> DateTime<Utc> {

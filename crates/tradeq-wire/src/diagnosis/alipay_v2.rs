@@ -195,7 +195,9 @@ fn variant_findings(v: Variant, params: &[(&str, &str)], charset: Charset, out: 
     if v.url_encoded {
         let example = params
             .iter()
-            .find(|(k, val)| *k != "sign" && form_escape(val, charset) != *val)
+            .find(|(k, val)| {
+                !matches!(*k, "sign" | "app_auth_token") && form_escape(val, charset) != *val
+            })
             .map(|(k, val)| format!(" (e.g. `{k}={}`)", shorten(&form_escape(val, charset))))
             .unwrap_or_default();
         out.push(format!(
