@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// Install the demo data set and credentials on first start (kept afterwards).
     #[arg(long)]
     demo: bool,
+    /// Append a short English hint to the sub_msg of a refused signature or timestamp (on by
+    /// default with --demo).
+    #[arg(long)]
+    explain_in_errors: bool,
 }
 
 /// The configuration file: every setting optional.
@@ -55,6 +59,10 @@ struct FileConfig {
     signature_cache_entries: Option<usize>,
     credential_cache_ttl_ms: Option<u64>,
     record_cache_entries: Option<usize>,
+    journal_max_entries: Option<usize>,
+    journal_max_bytes: Option<usize>,
+    journal_body_bytes: Option<usize>,
+    explain_in_errors: Option<bool>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -87,6 +95,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         signature_cache_entries,
         credential_cache_ttl_ms
     );
+    overlay!(
+        journal_max_entries,
+        journal_max_bytes,
+        journal_body_bytes,
+        explain_in_errors
+    );
+    // The demo is for integrating: hints in the answers unless the file turns them off.
+    config.explain_in_errors =
+        args.explain_in_errors || file.explain_in_errors.unwrap_or(args.demo);
     config.validate()?;
     let store_args = StoreArgs {
         data_dir: args.store.data_dir.clone().or(file.data_dir.clone()),
