@@ -12,6 +12,7 @@ use tradeq_store::Store;
 mod apps;
 mod generate;
 mod import;
+mod journal;
 mod keys;
 mod query;
 mod serve;
@@ -42,6 +43,10 @@ pub enum Command {
     Demo(generate::DemoArgs),
     /// Call a method as a client: sign with a credentials file, verify the answer, print it.
     Query(query::QueryArgs),
+    /// Show a running server's request journal (this node's), or follow it live.
+    Journal(journal::JournalArgs),
+    /// Explain why a request was refused: a journal entry, or a raw request.
+    Explain(journal::ExplainArgs),
 }
 
 /// Where the data lives; shared by every command that opens the store.
@@ -129,6 +134,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(args) => keys::run(args),
         Command::Demo(args) => generate::run(args),
         Command::Query(args) => query::run(args).await,
+        Command::Journal(args) => journal::run_journal(args).await,
+        Command::Explain(args) => journal::run_explain(args).await,
     }
 }
 

@@ -535,6 +535,16 @@ async fn explain_in_errors_appends_a_hint() {
         sub_msg.contains("(tradeq: The request was signed with RSA"),
         "{sub_msg}"
     );
+    // A whole-hours offset: the hint names the zone mistake.
+    let utc_stamp = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let a = h
+        .top(&h.top_query(&utc_stamp, SignMethod::Md5, "108717674563804955"))
+        .await;
+    let sub_msg = a.json()["error_response"]["sub_msg"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(sub_msg.contains("set TZ=Asia/Shanghai"), "{sub_msg}");
 }
 
 #[tokio::test]

@@ -30,8 +30,9 @@ pub fn diagnose_skew(
             z if (-12..=14).contains(&z) => format!("UTC{z:+}"),
             _ => "another zone".to_string(),
         };
-        findings.push(format!(
-            "The offset is {} whole hour{}: your client stamped {stamped} (or another zone); \
+        // The actionable finding first: it is the one a short hint shows.
+        findings.insert(0, format!(
+            "The request timestamp is {} whole hour{} off: your client stamped {stamped} (or another zone); \
              the platform reads Beijing time: set TZ=Asia/Shanghai for the client process \
              (or format the timestamp in UTC+8).",
             hours.unsigned_abs(),
@@ -86,10 +87,10 @@ mod tests {
         let stamped = parse_gmt8("2024-01-01 04:00:30").unwrap_or_default();
         let f = diagnose_skew(stamped, now(), 900);
         assert_eq!(f.len(), 2, "{f:?}");
-        assert!(f[0].contains("7 h 59 min behind"), "{}", f[0]);
-        assert!(f[1].contains("8 whole hours"), "{}", f[1]);
-        assert!(f[1].contains("stamped UTC "), "{}", f[1]);
-        assert!(f[1].contains("TZ=Asia/Shanghai"), "{}", f[1]);
+        assert!(f[1].contains("7 h 59 min behind"), "{}", f[1]);
+        assert!(f[0].contains("8 whole hours off"), "{}", f[0]);
+        assert!(f[0].contains("stamped UTC "), "{}", f[0]);
+        assert!(f[0].contains("TZ=Asia/Shanghai"), "{}", f[0]);
     }
 
     #[test]
@@ -97,12 +98,12 @@ mod tests {
         // A client in UTC+9 (Tokyo) is one hour ahead.
         let t = now() + chrono::Duration::hours(1);
         let f = diagnose_skew(t, now(), 900);
-        assert!(f[1].contains("1 whole hour:"), "{f:?}");
-        assert!(f[1].contains("UTC+9"), "{f:?}");
+        assert!(f[0].contains("1 whole hour off:"), "{f:?}");
+        assert!(f[0].contains("UTC+9"), "{f:?}");
         // UTC-5 (New York) is 13 hours behind.
         let t = now() - chrono::Duration::hours(13) + chrono::Duration::seconds(20);
         let f = diagnose_skew(t, now(), 900);
-        assert!(f[1].contains("UTC-5"), "{f:?}");
+        assert!(f[0].contains("UTC-5"), "{f:?}");
         assert_eq!(format_gmt8(now()), "2024-01-01 12:00:00");
     }
 
