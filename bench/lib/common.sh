@@ -61,7 +61,7 @@ build_tradeq() {
     fi
     log "cargo build --release"
     (cd "$REPO_DIR" && cargo build --release --quiet)
-    cp "$REPO_DIR/target/release/tradeq" "$TQ.new"
+    cp "${CARGO_TARGET_DIR:-$REPO_DIR/target}/release/tradeq" "$TQ.new"
     mv "$TQ.new" "$TQ"
     git -C "$REPO_DIR" rev-parse --short HEAD >"$WORK/bin/commit" 2>/dev/null || echo unknown >"$WORK/bin/commit"
     if ! git -C "$REPO_DIR" diff --quiet HEAD -- crates src Cargo.toml Cargo.lock 2>/dev/null; then

@@ -28,7 +28,7 @@ pub fn diagnose_skew(
         let stamped = match zone {
             0 => "UTC".to_string(),
             z if (-12..=14).contains(&z) => format!("UTC{z:+}"),
-            _ => "another zone".to_string(),
+            _ => "a time of another zone".to_string(),
         };
         // The actionable finding first: it is the one a short hint shows.
         findings.insert(0, format!(
@@ -55,10 +55,12 @@ pub fn diagnose_unreadable(value: &str, accepts_epoch_millis: bool) -> Vec<Strin
     )]
 }
 
-/// The number of hours `offset_secs` is, when it is within a minute of a non-zero whole number.
+/// The number of hours `offset_secs` is, when it is within a minute of a non-zero whole number
+/// that two time zones can differ by (at most 26 hours).
 pub fn whole_hours(offset_secs: i64) -> Option<i64> {
     let hours = (offset_secs as f64 / 3600.0).round() as i64;
-    (hours != 0 && (offset_secs - hours * 3600).abs() <= ZONE_SLACK_SECS).then_some(hours)
+    (hours != 0 && hours.abs() <= 26 && (offset_secs - hours * 3600).abs() <= ZONE_SLACK_SECS)
+        .then_some(hours)
 }
 
 fn duration_text(secs: u64) -> String {
@@ -67,6 +69,7 @@ fn duration_text(secs: u64) -> String {
         (0, 0, s) => format!("{s} s"),
         (0, m, 0) => format!("{m} min"),
         (0, m, s) => format!("{m} min {s} s"),
+        (h, _, _) if h >= 48 => format!("{} days {} h", h / 24, h % 24),
         (h, 0, 0) => format!("{h} h"),
         (h, m, _) => format!("{h} h {m} min"),
     }
@@ -120,6 +123,10 @@ mod tests {
         assert_eq!(whole_hours(3600 + 61), None);
         assert_eq!(whole_hours(-8 * 3600 + 59), Some(-8));
         assert_eq!(whole_hours(30), None);
+        let t = now() - chrono::Duration::hours(24 * 700 + 3);
+        let f = diagnose_skew(t, now(), 900);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("700 days 3 h behind"), "{f:?}");
     }
 
     #[test]
