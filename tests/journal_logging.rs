@@ -135,7 +135,9 @@ fn no_credential_reaches_the_log_at_any_verbosity() {
     let creds = server.creds();
     let now = tradeq_wire::time::format_gmt8(chrono::Utc::now());
     let (good, good_sign) = top_query(&creds, &now);
-    assert!(server.get(&good).contains("alibaba_omni_order_query_response"));
+    assert!(server
+        .get(&good)
+        .contains("alibaba_omni_order_query_response"));
     // A refused signature is diagnosed (and logged) too.
     let bad = good.replace(&good_sign, "0123456789ABCDEF0123456789ABCDEF");
     assert!(server.get(&bad).contains("\"code\":25"));
@@ -148,7 +150,10 @@ fn no_credential_reaches_the_log_at_any_verbosity() {
     ));
     let log = server.stop();
     assert!(log.contains("TOP signature refused"), "{log}");
-    assert!(log.contains("/gateway.do"), "the requests were logged: {log}");
+    assert!(
+        log.contains("/gateway.do"),
+        "the requests were logged: {log}"
+    );
     let secrets = [
         creds["top"]["session"].as_str().unwrap_or("-"),
         creds["top"]["app_secret"].as_str().unwrap_or("-"),
@@ -157,6 +162,9 @@ fn no_credential_reaches_the_log_at_any_verbosity() {
         "SIGNVALUE0123",
     ];
     for secret in secrets {
-        assert!(!secret.is_empty() && !log.contains(secret), "{secret} is in the log");
+        assert!(
+            !secret.is_empty() && !log.contains(secret),
+            "{secret} is in the log"
+        );
     }
 }

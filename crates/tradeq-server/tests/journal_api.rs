@@ -660,3 +660,26 @@ async fn a_flood_of_large_requests_stays_within_the_byte_bound() {
     assert!((1..=10).contains(&n), "{n} entries kept");
     assert_eq!(all["entries"][0]["params"]["n"], "59");
 }
+
+#[tokio::test]
+async fn a_flood_of_bad_signatures_is_not_diagnosed_past_the_budget() {
+    let h = harness(ServerConfig::default()).await;
+    let mut skipped_at = None;
+    for i in 0..200 {
+        let a = h
+            .top(&h.top_query(&now_gmt8(), SignMethod::Hmac, "108717674563804955"))
+            .await;
+        let id = a.json()["error_response"]["request_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let diagnosis = h.entry(&id).await["diagnosis"].to_string();
+        if diagnosis.contains("Diagnosis skipped") {
+            skipped_at = Some(i);
+            break;
+        }
+        assert!(diagnosis.contains("signed with hmac"), "{diagnosis}");
+    }
+    let at = skipped_at.expect("the budget ran out");
+    assert!(at >= 20, "skipped after {at}");
+}

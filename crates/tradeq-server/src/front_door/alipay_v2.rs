@@ -199,7 +199,11 @@ async fn answer(
             return Err(e);
         }
         let pairs: Vec<(&str, &str)> = params.iter().collect();
-        let findings = diagnose::v2_signature(state, &app, &pairs, common.charset).await;
+        let findings = if diagnose::within_budget(state) {
+            diagnose::v2_signature(state, &app, &pairs, common.charset).await
+        } else {
+            diagnose::skipped()
+        };
         return Err(explained(state, trace, "v2 signature refused", e, findings));
     }
     trace.verification = Verification::Verified;

@@ -113,8 +113,13 @@ pub async fn handle(
         .and_then(|m| Method::from_name(&m))
         .map_or("-", |m| m.name());
     record_request("alipay_v3", method, outcome);
-    state.sandbox.record(trace, journal_outcome, &body);
-    respond(status, body, encrypted, reply.signer, &trace_id)
+    // Journaled after signing, so the latency covers the whole answer.
+    let journal_body = state.sandbox.journal.enabled().then(|| body.clone());
+    let response = respond(status, body, encrypted, reply.signer, &trace_id);
+    if let Some(body) = journal_body {
+        state.sandbox.record(trace, journal_outcome, &body);
+    }
+    response
 }
 
 async fn answer(
@@ -194,7 +199,11 @@ async fn answer(
             sign: &auth.sign,
         };
         let shown = token.as_deref().map(mask_secret);
-        let findings = diagnose::v3_signature(state, &app, &signed, shown.as_deref()).await;
+        let findings = if diagnose::within_budget(state) {
+            diagnose::v3_signature(state, &app, &signed, shown.as_deref()).await
+        } else {
+            diagnose::skipped()
+        };
         return Err(explained(state, trace, "v3 signature refused", e, findings));
     }
     trace.verification = Verification::Verified;

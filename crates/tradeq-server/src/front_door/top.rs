@@ -170,7 +170,11 @@ async fn answer(
         if !checked {
             return Err(e);
         }
-        let findings = diagnose::top_signature(state, &app, &pairs).await;
+        let findings = if diagnose::within_budget(state) {
+            diagnose::top_signature(state, &app, &pairs).await
+        } else {
+            diagnose::skipped()
+        };
         return Err(explained(
             state,
             trace,

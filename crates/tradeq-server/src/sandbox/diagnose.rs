@@ -3,6 +3,9 @@
 //! `tradeq::diagnosis`, shown at the default level) and shortens them into a hint for
 //! `explain_in_errors`. Called only after a check failed.
 
+use std::sync::Mutex;
+use std::time::Instant;
+
 use chrono::{DateTime, Duration, Utc};
 use openssl::pkey::{PKey, Public};
 
@@ -18,6 +21,55 @@ use tradeq_wire::params::Charset;
 use super::Trace;
 use crate::credentials::ResolvedAlipayApp;
 use crate::state::AppState;
+
+/// Signature diagnoses allowed per second on one node. A diagnosis costs one RSA operation per
+/// registered key (about a millisecond with dozens of apps) where a refusal costs microseconds:
+/// the budget keeps a flood of bad signatures from turning into a flood of diagnoses.
+pub const DIAGNOSES_PER_SECOND: u32 = 20;
+
+/// How many signature diagnoses were run in the current second.
+#[derive(Debug)]
+pub struct Budget {
+    window: Mutex<(Instant, u32)>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            window: Mutex::new((Instant::now(), 0)),
+        }
+    }
+}
+
+impl Budget {
+    /// Takes one diagnosis from this second's budget; `false` when it is spent.
+    pub fn take(&self) -> bool {
+        let Ok(mut w) = self.window.lock() else {
+            return false;
+        };
+        if w.0.elapsed() >= std::time::Duration::from_secs(1) {
+            *w = (Instant::now(), 0);
+        }
+        if w.1 >= DIAGNOSES_PER_SECOND {
+            return false;
+        }
+        w.1 += 1;
+        true
+    }
+}
+
+/// Whether a live request may be diagnosed now (explaining on demand is not budgeted).
+pub fn within_budget(state: &AppState) -> bool {
+    state.sandbox.diagnosis_budget.take()
+}
+
+/// The finding recorded in place of a diagnosis over the budget.
+pub fn skipped() -> Vec<String> {
+    vec![format!(
+        "Diagnosis skipped: more than {DIAGNOSES_PER_SECOND} refused signatures a second on \
+         this node. `POST /v1/explain` (or `tradeq explain --request`) analyses any one of them."
+    )]
+}
 
 /// The public keys of the registered Alipay apps: each app's own, and the platform key tradeq
 /// gives it.
@@ -169,4 +221,22 @@ pub fn log(trace: &Trace, what: &str, findings: &[String]) {
 /// The hint `explain_in_errors` appends to a `sub_msg`: the first finding.
 pub fn hint(findings: &[String]) -> Option<String> {
     findings.first().map(|f| format!(" (tradeq: {f})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_refills_every_second() {
+        let b = Budget::default();
+        for _ in 0..DIAGNOSES_PER_SECOND {
+            assert!(b.take());
+        }
+        assert!(!b.take());
+        if let Ok(mut w) = b.window.lock() {
+            w.0 -= std::time::Duration::from_secs(2);
+        }
+        assert!(b.take());
+    }
 }

@@ -744,6 +744,37 @@ mod tests {
         assert!(j.page(&Filter::default(), None, 10).entries.is_empty());
     }
 
+    #[test]
+    fn the_configuration_is_validated() {
+        use crate::config::ServerConfig;
+        let ok = ServerConfig::default();
+        assert!(ok.validate().is_ok());
+        assert_eq!(ok.journal(), JournalConfig::default());
+        for bad in [
+            ServerConfig {
+                journal_max_entries: 10_000_001,
+                ..ServerConfig::default()
+            },
+            ServerConfig {
+                journal_max_bytes: (16 << 30) + 1,
+                ..ServerConfig::default()
+            },
+            ServerConfig {
+                journal_body_bytes: (16 << 20) + 1,
+                ..ServerConfig::default()
+            },
+        ] {
+            let e = bad.validate().err().map(|e| e.name);
+            assert!(e.is_some_and(|n| n.starts_with("journal_")), "{e:?}");
+        }
+        let off = ServerConfig {
+            journal_max_bytes: 0,
+            ..ServerConfig::default()
+        };
+        assert!(off.validate().is_ok());
+        assert!(!Journal::new(off.journal()).enabled());
+    }
+
     #[tokio::test]
     async fn live_readers_get_new_entries() {
         let j = Journal::default();

@@ -196,6 +196,8 @@ pub fn record_key(biz: &Map<String, Value>) -> Option<String> {
 pub struct Sandbox {
     /// This node's request journal.
     pub journal: Journal,
+    /// Bounds the signature diagnoses run per second.
+    pub diagnosis_budget: diagnose::Budget,
 }
 
 impl Sandbox {
