@@ -167,3 +167,33 @@ async fn restart_on_existing_data_keeps_demo_and_is_fast() {
         .status();
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_busy_port_is_named_and_nothing_is_written() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tradeq"))
+        .args(["serve", "--demo", "--data-dir"])
+        .arg(&data_dir)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--admin-listen", "127.0.0.1:0"])
+        .env_remove("TRADEQ_DATABASE_URL")
+        .output()
+        .expect("run tradeq serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port} (the protocol listener)"))
+            && stderr.contains("another process holds the port"),
+        "{stderr}"
+    );
+    // No store, no admin token, no credentials: a failed start leaves nothing half-made.
+    assert!(
+        !data_dir.exists(),
+        "{:?}",
+        std::fs::read_dir(&data_dir).ok()
+    );
+    drop(held);
+}

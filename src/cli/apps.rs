@@ -260,10 +260,12 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
                 println!("{token}");
             }
             TokenCommand::List => {
-                for t in store.list_app_auth_tokens().await? {
+                let tokens = store.list_app_auth_tokens().await?;
+                let shown = short_forms(tokens.iter().map(|t| t.token.as_str()));
+                for (t, short) in tokens.iter().zip(shown) {
                     println!(
                         "{}\tapp {}\tmerchant {}\texpires {}",
-                        redact(&t.token),
+                        short,
                         t.app_id,
                         t.merchant_pid,
                         t.expires_at.map_or("never".to_string(), |e| e.to_string())
@@ -271,6 +273,12 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             TokenCommand::Remove { token } => {
+                let all = store.list_app_auth_tokens().await?;
+                let token = resolve(
+                    all.iter().map(|t| t.token.as_str()),
+                    &token,
+                    "app auth token",
+                )?;
                 if !store.delete_app_auth_token(&token).await? {
                     bail!("no such app auth token");
                 }
@@ -345,10 +353,12 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
                 println!("{session}");
             }
             SessionCommand::List => {
-                for s in store.list_top_sessions().await? {
+                let sessions = store.list_top_sessions().await?;
+                let shown = short_forms(sessions.iter().map(|s| s.session.as_str()));
+                for (s, short) in sessions.iter().zip(shown) {
                     println!(
                         "{}\tapp {}\tmerchant {}\texpires {}",
-                        redact(&s.session),
+                        short,
                         s.app_key,
                         s.merchant_id,
                         s.expires_at.map_or("never".to_string(), |e| e.to_string())
@@ -356,6 +366,8 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             SessionCommand::Remove { session } => {
+                let all = store.list_top_sessions().await?;
+                let session = resolve(all.iter().map(|s| s.session.as_str()), &session, "session")?;
                 if !store.delete_top_session(&session).await? {
                     bail!("no such session");
                 }
@@ -365,4 +377,88 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How `list` shows secrets: the shortest prefix (at least four characters) that tells each one
+/// apart from the others, then `…`. `remove` accepts exactly that.
+fn short_forms<'a>(all: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let all: Vec<&str> = all.collect();
+    all.iter()
+        .map(|secret| {
+            let chars: Vec<char> = secret.chars().collect();
+            let mut n = 4.min(chars.len());
+            loop {
+                let prefix: String = chars[..n].iter().collect();
+                let unique = all
+                    .iter()
+                    .filter(|other| other.starts_with(prefix.as_str()))
+                    .count()
+                    == 1;
+                if unique || n >= chars.len() {
+                    return if n >= chars.len() {
+                        redact(secret)
+                    } else {
+                        format!("{prefix}…")
+                    };
+                }
+                n += 1;
+            }
+        })
+        .collect()
+}
+
+/// The secret `given` names: itself, or the one secret it is a prefix of (as `list` shows it,
+/// with or without the trailing `…`).
+fn resolve<'a>(
+    all: impl Iterator<Item = &'a str>,
+    given: &str,
+    what: &str,
+) -> anyhow::Result<String> {
+    let prefix = given
+        .strip_suffix('…')
+        .or_else(|| given.strip_suffix("..."))
+        .unwrap_or(given);
+    let all: Vec<&str> = all.collect();
+    if all.contains(&given) {
+        return Ok(given.to_string());
+    }
+    let matches: Vec<&&str> = all.iter().filter(|s| s.starts_with(prefix)).collect();
+    match (prefix.is_empty(), matches.as_slice()) {
+        (false, [one]) => Ok(one.to_string()),
+        (false, []) | (true, _) => bail!("no such {what}: `{given}`"),
+        (false, many) => bail!(
+            "`{given}` starts {} {what}s: give more of its characters",
+            many.len()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{resolve, short_forms};
+
+    #[test]
+    fn listed_forms_are_accepted_by_remove() {
+        let all = ["abcdef12", "abcdzz34", "9f8e7d6c"];
+        let shown = short_forms(all.iter().copied());
+        assert_eq!(shown, ["abcde…", "abcdz…", "9f8e…"]);
+        for (secret, short) in all.iter().zip(&shown) {
+            assert_eq!(
+                resolve(all.iter().copied(), short, "token").unwrap(),
+                *secret
+            );
+        }
+        assert_eq!(
+            resolve(all.iter().copied(), "9f8e", "token").unwrap(),
+            "9f8e7d6c"
+        );
+        assert_eq!(
+            resolve(all.iter().copied(), "abcdef12", "token").unwrap(),
+            "abcdef12"
+        );
+        let err = resolve(all.iter().copied(), "abcd…", "token").unwrap_err();
+        assert!(err.to_string().contains("starts 2 tokens"), "{err}");
+        assert!(resolve(all.iter().copied(), "zzz", "token").is_err());
+        assert!(resolve(all.iter().copied(), "…", "token").is_err());
+    }
 }

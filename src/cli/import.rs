@@ -2,8 +2,8 @@
 //!
 //! Each line is one record. A bad line is reported as `line N: field: reason` and skipped; the
 //! good lines around it load. Loading the same file again changes nothing (unchanged records
-//! are not rewritten). A checkpoint after every committed batch lets an interrupted import
-//! resume where it stopped.
+//! are not rewritten). A checkpoint committed with every batch, in the target store itself,
+//! lets an interrupted import resume where it stopped, and only into the store it was loading.
 
 use std::io::{BufRead, BufReader, IsTerminal, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
 use tradeq_model::{Record, RecordKind};
-use tradeq_store::{Store, StoreError, WriteOutcome};
+use tradeq_store::{ImportCheckpoint, Store, StoreError, WriteOutcome};
 
 use super::StoreArgs;
 
@@ -36,14 +35,12 @@ pub struct ImportArgs {
     store: StoreArgs,
 }
 
-/// Where an interrupted import of one file stopped.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct Checkpoint {
-    file: String,
-    file_len: u64,
-    modified_secs: u64,
-    byte_offset: u64,
-    line: u64,
+/// A file being imported: its name in the store's checkpoints and its state when opened.
+#[derive(Debug, Clone)]
+struct FileIdentity {
+    file_id: String,
+    len: u64,
+    modified_ns: i64,
 }
 
 #[derive(Debug, Default)]
@@ -56,49 +53,65 @@ struct Totals {
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let store = args.store.open().await?;
-    let checkpoint_path = checkpoint_path(&args.store.data_dir(), &args.file)?;
-    let totals = if args.file.as_os_str() == "-" {
+    let (reader, identity) = if args.file.as_os_str() == "-" {
         let reader = ImportReader::new(Box::new(BufReader::new(std::io::stdin())), (0, 0));
-        import(store.as_ref(), &args, reader, None, &checkpoint_path, None).await?
+        (reader, None)
     } else {
-        let (reader, identity) = open_file(&args, &checkpoint_path)?;
-        import(
-            store.as_ref(),
-            &args,
-            reader,
-            Some(identity.0),
-            &checkpoint_path,
-            Some(identity),
-        )
-        .await?
+        let (reader, identity) = open_file(store.as_ref(), &args).await?;
+        (reader, Some(identity))
     };
+    let total = identity.as_ref().map(|i| i.len);
+    let totals = import(store.as_ref(), &args, reader, total, identity.as_ref()).await?;
+    if let Some(identity) = &identity {
+        store
+            .clear_import_checkpoint(&identity.file_id, args.kind)
+            .await
+            .context("cannot clear the import checkpoint")?;
+    }
     store.close().await;
-    finish(totals, &checkpoint_path)
+    finish(totals)
 }
 
 /// Opens the file, positioned after the last committed batch of an interrupted run of the same
-/// (unchanged) file. The identity is (length, modification time).
-fn open_file(args: &ImportArgs, checkpoint: &Path) -> anyhow::Result<(ImportReader, (u64, u64))> {
+/// (unchanged) file into this same store.
+async fn open_file(
+    store: &dyn Store,
+    args: &ImportArgs,
+) -> anyhow::Result<(ImportReader, FileIdentity)> {
     let mut f = std::fs::File::open(&args.file)
         .with_context(|| format!("cannot open {}", args.file.display()))?;
     let meta = f.metadata()?;
-    let modified = meta
+    let modified_ns = meta
         .modified()
         .ok()
         .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs());
-    let identity = (meta.len(), modified);
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let identity = FileIdentity {
+        file_id: file_id(&args.file),
+        len: meta.len(),
+        modified_ns,
+    };
     let mut start = (0u64, 0u64);
-    if !args.restart {
-        if let Some(cp) = read_checkpoint(checkpoint) {
-            if cp.file_len == identity.0 && cp.modified_secs == identity.1 {
-                eprintln!(
-                    "resuming {} after line {} (use --restart to start over)",
-                    args.file.display(),
-                    cp.line
-                );
-                start = (cp.byte_offset, cp.line);
-            }
+    if args.restart {
+        store
+            .clear_import_checkpoint(&identity.file_id, args.kind)
+            .await?;
+    } else if let Some(cp) = store
+        .import_checkpoint(&identity.file_id, args.kind)
+        .await?
+    {
+        if cp.file_len == identity.len && cp.modified_ns == identity.modified_ns {
+            eprintln!(
+                "resuming {} after line {} (use --restart to start over)",
+                args.file.display(),
+                cp.line
+            );
+            start = (cp.byte_offset, cp.line);
+        } else {
+            eprintln!(
+                "{} changed since an interrupted import; starting from the first line",
+                args.file.display()
+            );
         }
     }
     f.seek(SeekFrom::Start(start.0))?;
@@ -106,8 +119,7 @@ fn open_file(args: &ImportArgs, checkpoint: &Path) -> anyhow::Result<(ImportRead
     Ok((reader, identity))
 }
 
-fn finish(totals: Totals, checkpoint: &Path) -> anyhow::Result<ExitCode> {
-    let _ = std::fs::remove_file(checkpoint);
+fn finish(totals: Totals) -> anyhow::Result<ExitCode> {
     eprintln!(
         "inserted {}, updated {}, unchanged {}, rejected {}",
         totals.inserted, totals.updated, totals.unchanged, totals.rejected
@@ -156,8 +168,7 @@ async fn import(
     args: &ImportArgs,
     mut reader: ImportReader,
     total_bytes: Option<u64>,
-    checkpoint_path: &Path,
-    identity: Option<(u64, u64)>,
+    identity: Option<&FileIdentity>,
 ) -> anyhow::Result<Totals> {
     let bar = progress(total_bytes, reader.offset);
     let started = Instant::now();
@@ -190,10 +201,21 @@ async fn import(
             }
         }
         if batch.len() >= args.batch_size as usize || (next.is_none() && !batch.is_empty()) {
-            let outcomes = store
-                .upsert_batch(&batch)
-                .await
-                .context("the store failed; the batch was rolled back and nothing of it written")?;
+            let outcomes = match identity {
+                Some(id) => {
+                    let checkpoint = ImportCheckpoint {
+                        file_id: id.file_id.clone(),
+                        kind: args.kind,
+                        file_len: id.len,
+                        modified_ns: id.modified_ns,
+                        byte_offset: reader.offset,
+                        line: reader.line,
+                    };
+                    store.upsert_batch_checkpointed(&batch, &checkpoint).await
+                }
+                None => store.upsert_batch(&batch).await,
+            }
+            .context("the store failed; the batch was rolled back and nothing of it written")?;
             for (outcome, line) in outcomes.into_iter().zip(&lines) {
                 match outcome {
                     Ok(WriteOutcome::Inserted) => totals.inserted += 1,
@@ -211,18 +233,6 @@ async fn import(
             }
             batch.clear();
             lines.clear();
-            if let Some((len, modified)) = identity {
-                write_checkpoint(
-                    checkpoint_path,
-                    &Checkpoint {
-                        file: args.file.display().to_string(),
-                        file_len: len,
-                        modified_secs: modified,
-                        byte_offset: reader.offset,
-                        line: reader.line,
-                    },
-                );
-            }
             bar.set_position(reader.offset);
             let done = totals.inserted + totals.updated + totals.unchanged;
             bar.set_message(format!("{done} records"));
@@ -272,27 +282,9 @@ fn progress(total: Option<u64>, start: u64) -> ProgressBar {
     bar
 }
 
-fn checkpoint_path(data_dir: &Path, file: &Path) -> anyhow::Result<PathBuf> {
+/// Names a file in the store's checkpoints: a digest of its canonical path.
+fn file_id(file: &Path) -> String {
     let canonical = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let digest = openssl::sha::sha256(canonical.display().to_string().as_bytes());
-    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    Ok(data_dir.join("imports").join(format!("{name}.checkpoint")))
-}
-
-fn read_checkpoint(path: &Path) -> Option<Checkpoint> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-fn write_checkpoint(path: &Path, cp: &Checkpoint) {
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    if let Ok(text) = serde_json::to_string(cp) {
-        // A lost checkpoint only costs a re-read of lines that load as unchanged.
-        let tmp = path.with_extension("tmp");
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
-        }
-    }
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -14,6 +14,7 @@ mod generate;
 mod import;
 mod journal;
 mod keys;
+mod private_files;
 mod query;
 mod serve;
 
@@ -74,8 +75,8 @@ impl StoreArgs {
             return Ok(url.clone());
         }
         let dir = self.data_dir();
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        private_files::create_private_dir(&dir)?;
+        private_files::warn_if_shared(&[&dir]);
         Ok(format!("sqlite://{}", dir.join("tradeq.db").display()))
     }
 
@@ -122,6 +123,8 @@ pub fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never in a log file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 

@@ -4,17 +4,18 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
+use tradeq_server::admin_token::AdminToken;
 use tradeq_server::serve::shutdown_signal;
 use tradeq_server::{AppState, Listeners, ServerConfig};
-use tradeq_store::memory_nonces::MemoryNonceStore;
 use tradeq_store::{NonceStore, Store};
 
+use super::private_files::{self, write_private};
 use super::StoreArgs;
 
 #[derive(Debug, Args)]
@@ -63,6 +64,14 @@ struct FileConfig {
     journal_max_bytes: Option<usize>,
     journal_body_bytes: Option<usize>,
     explain_in_errors: Option<bool>,
+    database_timeout_ms: Option<u64>,
+    read_busy_timeout_ms: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    admin_max_connections: Option<usize>,
+    drain_timeout_secs: Option<u64>,
 }
 
 fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -93,7 +102,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_body_bytes,
         max_admin_body_bytes,
         signature_cache_entries,
-        credential_cache_ttl_ms
+        credential_cache_ttl_ms,
+        database_timeout_ms,
+        read_busy_timeout_ms,
+        header_read_timeout_secs,
+        body_read_timeout_secs,
+        idle_timeout_secs,
+        max_connections,
+        admin_max_connections,
+        drain_timeout_secs
     );
     overlay!(
         journal_max_entries,
@@ -113,54 +130,53 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .clone()
             .or(file.database_url.clone()),
     };
+    // Ports first: a start that cannot listen must leave no store, token or file behind.
+    let shutdown = shutdown_signal();
+    let listeners = Listeners::bind(config.listen, config.admin_listen).await?;
     let data_dir = store_args.data_dir();
     let mut store_options = tradeq_store::StoreOptions::default();
     if let Some(entries) = file.record_cache_entries {
         store_options.record_cache_entries = entries;
     }
+    store_options.database_timeout = Some(Duration::from_millis(config.database_timeout_ms));
+    store_options.read_busy_timeout = Some(Duration::from_millis(config.read_busy_timeout_ms));
     let store = store_args.open_with(&store_options).await?;
-    // One process owns an SQLite file, so its nonces live in memory; nodes sharing PostgreSQL
-    // must agree on used nonces, so theirs live in the database.
-    let nonces: Arc<dyn NonceStore> = if store.backend() == "sqlite" {
-        Arc::new(MemoryNonceStore::default())
-    } else {
-        store.clone().nonce_store()
-    };
+    // Used nonces live in the database on every backend: a request captured before a restart
+    // is still refused after it, and nodes sharing PostgreSQL agree on them.
+    let nonces: Arc<dyn NonceStore> = store.clone().nonce_store();
 
-    let admin_token = match args.admin_token.or(file.admin_token) {
-        Some(t) => t,
+    // The token itself is known only when given or just generated; otherwise only its digest.
+    let (admin_token, plain_token) = match args.admin_token.or(file.admin_token) {
+        Some(t) => (AdminToken::from_plain(&t), Some(t)),
         None => stored_admin_token(store.as_ref(), &data_dir).await?,
     };
+    let demo_creds_path = data_dir.join("demo-credentials.json");
+    // (The data directory itself was checked when the embedded store was opened.)
+    private_files::warn_if_shared(&[&data_dir.join("admin-token"), &demo_creds_path]);
 
-    let shutdown = shutdown_signal();
-    let listeners = Listeners::bind(config.listen, config.admin_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} and {}",
-                config.listen, config.admin_listen
-            )
-        })?;
     let gateway_url = format!("http://{}", listeners.protocol.local_addr()?);
     let admin_url = format!("http://{}", listeners.admin.local_addr()?);
 
     if args.demo {
+        let shown_token = plain_token
+            .or_else(|| demo_token_on_file(&demo_creds_path, &admin_token))
+            .unwrap_or_default();
         let creds = tradeq_server::demo::install(
             store.as_ref(),
             &gateway_url,
             &admin_url,
-            &admin_token,
+            &shown_token,
             chrono::Utc::now(),
         )
         .await
         .context("cannot install the demo data")?;
-        std::fs::create_dir_all(&data_dir)?;
-        let path = data_dir.join("demo-credentials.json");
+        private_files::create_private_dir(&data_dir)?;
+        let path = demo_creds_path;
         write_private(&path, &serde_json::to_string_pretty(&creds)?)?;
         println!("{}", demo_banner(&creds, &path));
     }
 
-    let state = AppState::new(store.clone(), nonces, config, admin_token);
+    let state = AppState::with_admin_token(store.clone(), nonces, config, admin_token);
     tracing::info!(
         backend = store.backend(),
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -174,38 +190,51 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The admin token kept in the store, created on first start and mirrored to
-/// `<data-dir>/admin-token` (mode 0600) so an operator can read it.
-async fn stored_admin_token(store: &dyn Store, data_dir: &Path) -> anyhow::Result<String> {
-    if let Some(t) = store.get_meta("admin_token").await? {
-        return Ok(t);
+/// The admin token kept in the store as its digest, created on first start and written once,
+/// in clear, to `<data-dir>/admin-token` (mode 0600) so an operator can read it. The token
+/// comes back only when it was just created. A token an older version kept in clear is
+/// replaced by its digest.
+async fn stored_admin_token(
+    store: &dyn Store,
+    data_dir: &Path,
+) -> anyhow::Result<(AdminToken, Option<String>)> {
+    if let Some(stored) = store.get_meta("admin_token").await? {
+        if let Some(token) = AdminToken::from_stored(&stored) {
+            return Ok((token, None));
+        }
+        if !stored.is_empty() {
+            let token = AdminToken::from_plain(&stored);
+            store.put_meta("admin_token", &token.stored_form()).await?;
+            tracing::info!("the admin token kept in clear in the store is now kept as a digest");
+            return Ok((token, None));
+        }
     }
     let mut bytes = [0u8; 24];
     openssl::rand::rand_bytes(&mut bytes)?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    store.put_meta("admin_token", &token).await?;
-    std::fs::create_dir_all(data_dir)?;
+    let plain: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = AdminToken::from_plain(&plain);
+    store.put_meta("admin_token", &token.stored_form()).await?;
+    private_files::create_private_dir(data_dir)?;
     let path = data_dir.join("admin-token");
-    write_private(&path, &token)?;
+    write_private(&path, &plain)?;
     tracing::info!("admin token created and written to {}", path.display());
-    Ok(token)
+    Ok((token, Some(plain)))
 }
 
-/// Writes a file only its owner can read.
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+/// The admin token a previous start wrote into `demo-credentials.json`, if it is still the
+/// token: the store keeps only its digest, so a restart cannot recover it otherwise.
+fn demo_token_on_file(path: &Path, token: &AdminToken) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let creds: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let on_file = creds.get("admin_token")?.as_str()?;
+    if token.matches(on_file) {
+        return Some(on_file.to_string());
     }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
+    tracing::warn!(
+        "{} holds no valid admin token: use --admin-token or the admin-token file",
+        path.display()
+    );
+    None
 }
 
 /// What `serve --demo` prints: where the credentials are and a ready snippet per SDK.

@@ -18,9 +18,38 @@ macro_rules! skip_or_fail {
         if $crate::support::require_all() {
             panic!("required by TRADEQ_REQUIRE_ALL=1 but unavailable: {reason}");
         }
-        eprintln!("skipped: {reason}");
+        $crate::support::note_skip(&reason);
         return;
     }};
+}
+
+/// Prints why a test skips and adds it to `TRADEQ_SKIP_LOG` (set by `test.sh`), whose closing
+/// line counts skips: a skipped test passes, so without that count it would look like one that
+/// did its work.
+pub fn note_skip(reason: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let binary = std::env::args()
+        .next()
+        .and_then(|p| {
+            Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+        })
+        .map(|n| {
+            n.rsplit_once('-')
+                .map_or(n.clone(), |(name, _)| name.to_string())
+        })
+        .unwrap_or_default();
+    eprintln!("skipped: {reason}");
+    if let Ok(path) = std::env::var("TRADEQ_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
+            let _ = writeln!(f, "{binary}::{test}: {reason}");
+        }
+    }
 }
 
 /// Whether `TRADEQ_REQUIRE_ALL=1`.
@@ -56,10 +85,23 @@ impl TestServer {
     /// Starts a demo server on fresh ports (or `port` for the protocol listener) and waits until
     /// both listeners answer.
     pub fn start_demo(port: Option<u16>, extra_args: &[&str]) -> TestServer {
+        TestServer::start_demo_via(&[], port, extra_args)
+    }
+
+    /// [`TestServer::start_demo`], run through `launcher` (a command that ends by executing its
+    /// arguments, e.g. `sh -c 'ulimit -n 512; exec "$@"' sh`).
+    pub fn start_demo_via(launcher: &[&str], port: Option<u16>, extra_args: &[&str]) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let port = port.unwrap_or_else(free_port);
         let admin_port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradeq"));
+        let mut cmd = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(env!("CARGO_BIN_EXE_tradeq"));
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_tradeq")),
+        };
         cmd.arg("serve")
             .arg("--demo")
             .arg("--data-dir")

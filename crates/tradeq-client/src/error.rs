@@ -194,10 +194,13 @@ pub enum VerificationError {
 /// A failure to exchange the request and its answer.
 #[derive(Debug, Error)]
 pub enum TransportError {
-    /// Connecting, sending or receiving failed, or the timeout expired.
-    #[error("HTTP exchange failed{}: {source}", if source.is_timeout() { " (timeout)" } else { "" })]
+    /// Connecting, sending or receiving failed, or the timeout expired. The message names the
+    /// server, never the request's URL: it carries the signature, sessions and tokens.
+    #[error("{}", describe_http(origin, source))]
     Http {
-        /// The underlying error.
+        /// `scheme://host:port` of the server.
+        origin: String,
+        /// The underlying error, without its URL.
         #[source]
         source: reqwest::Error,
     },
@@ -218,7 +221,30 @@ pub enum TransportError {
 impl TransportError {
     /// Whether the failure was a timeout.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, TransportError::Http { source } if source.is_timeout())
+        matches!(self, TransportError::Http { source, .. } if source.is_timeout())
+    }
+
+    /// A transport failure talking to `origin`, with the URL taken out of `source`.
+    pub(crate) fn http(origin: &str, source: reqwest::Error) -> TransportError {
+        TransportError::Http {
+            origin: origin.to_string(),
+            source: source.without_url(),
+        }
+    }
+}
+
+fn describe_http(origin: &str, source: &reqwest::Error) -> String {
+    // The innermost cause says what happened ("Connection refused (os error 111)").
+    let mut cause: &dyn std::error::Error = source;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    if source.is_timeout() {
+        format!("no answer from {origin} within the timeout")
+    } else if source.is_connect() {
+        format!("cannot connect to {origin}: {cause} (is the server running there?)")
+    } else {
+        format!("HTTP exchange with {origin} failed: {cause}")
     }
 }
 

@@ -145,10 +145,19 @@ pub(crate) async fn exchange(
     request: reqwest::RequestBuilder,
     limit: usize,
 ) -> Result<RawAnswer, TransportError> {
-    let mut response = request
-        .send()
+    let (client, request) = request.build_split();
+    let request = request.map_err(|source| TransportError::http("(unbuilt request)", source))?;
+    let url = request.url();
+    let origin = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    let mut response = client
+        .execute(request)
         .await
-        .map_err(|source| TransportError::Http { source })?;
+        .map_err(|source| TransportError::http(&origin, source))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     if let Some(len) = response.content_length() {
@@ -160,7 +169,7 @@ pub(crate) async fn exchange(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|source| TransportError::Http { source })?
+        .map_err(|source| TransportError::http(&origin, source))?
     {
         if body.len() + chunk.len() > limit {
             return Err(TransportError::TooLarge(limit));

@@ -519,6 +519,36 @@ async fn v2_transport_failures() {
 }
 
 #[tokio::test]
+async fn an_unreachable_server_is_named_without_the_signed_url() {
+    // A port nothing listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let mut c = AlipayConfig::new(
+        format!("http://127.0.0.1:{port}"),
+        APP_ID,
+        private_key_to_pkcs1_pem(&keys().app).unwrap(),
+        platform_public_pem(),
+    );
+    c.options.retry = fast_retry(0);
+    let r = AlipayV2Client::new(c).unwrap().trade_query(&query()).await;
+    let Err(err) = r else { panic!("{r:?}") };
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("cannot connect to http://127.0.0.1:{port}")),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    // The URL carries the signature (and, for TOP, the session): it must not be repeated.
+    assert!(
+        !text.contains("sign=") && !text.contains("gateway.do"),
+        "{text}"
+    );
+    assert!(!format!("{err:?}").contains("sign="), "{err:?}");
+}
+
+#[tokio::test]
 async fn v2_aes_round_trip() {
     let server = MockServer::start().await;
     let aes_key = "aGVsbG8td29ybGQtMTIzNA=="; // 16 bytes

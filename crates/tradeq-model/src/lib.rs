@@ -8,6 +8,7 @@
 //! Records enter through [`Record::from_json`] / [`Record::validate`], which check every
 //! documented identity and name the field and both sides of a broken equation.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod alipay_trade;

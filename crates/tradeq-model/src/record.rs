@@ -145,15 +145,17 @@ impl Record {
         let de = &mut serde_json::Deserializer::from_str(json);
         let record = match kind {
             RecordKind::AlipayTrade => {
-                serde_path_to_error::deserialize(de).map(Record::AlipayTrade)
+                serde_path_to_error::deserialize(&mut *de).map(Record::AlipayTrade)
             }
             RecordKind::KoubeiOrder => {
-                serde_path_to_error::deserialize(de).map(Record::KoubeiOrder)
+                serde_path_to_error::deserialize(&mut *de).map(Record::KoubeiOrder)
             }
             RecordKind::OnsiteTrade => {
-                serde_path_to_error::deserialize(de).map(Record::OnsiteTrade)
+                serde_path_to_error::deserialize(&mut *de).map(Record::OnsiteTrade)
             }
-            RecordKind::OmniOrder => serde_path_to_error::deserialize(de).map(Record::OmniOrder),
+            RecordKind::OmniOrder => {
+                serde_path_to_error::deserialize(&mut *de).map(Record::OmniOrder)
+            }
         }
         .map_err(|e| {
             let path = e.path().to_string();
@@ -162,8 +164,20 @@ impl Record {
             } else {
                 path
             };
-            ValidationError::new(field, strip_position(&e.into_inner().to_string()))
+            ValidationError::new(field, explain(&strip_position(&e.into_inner().to_string())))
         })?;
+        // Two records on one line (`{…}{…}`, as `curl -d` makes of a file) would otherwise load
+        // the first and drop the second without a word.
+        if de.end().is_err() {
+            let column = trailing_column(json).unwrap_or(1);
+            return Err(ValidationError::new(
+                "(record)",
+                format!(
+                    "unexpected text after the record at column {column}: one JSON object per \
+                     line (is a newline missing between two records?)"
+                ),
+            ));
+        }
         if json.contains("\\u0000") {
             if let Some(field) = nul_field(json) {
                 return Err(ValidationError::new(
@@ -269,6 +283,51 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
+/// serde's message, with what a person needs to fix the usual mistakes: amounts written as
+/// decimals, and misspelt field names.
+fn explain(msg: &str) -> String {
+    if msg.contains("expected i64") && (msg.contains("string") || msg.contains("floating point")) {
+        return format!(
+            "{msg}: amounts are integers in minor units (fen, cents), so 1.00 yuan is written 100"
+        );
+    }
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let Some((unknown, expected)) = rest.split_once('`') else {
+            return msg.to_string();
+        };
+        let closest = expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|name| (edit_distance(unknown, name), name))
+            .min();
+        if let Some((distance, name)) = closest {
+            if distance <= unknown.chars().count().div_ceil(3).max(2) {
+                return format!("unknown field `{unknown}`: did you mean `{name}`?");
+            }
+        }
+    }
+    msg.to_string()
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// The path of the first string holding a NUL character (databases refuse them in text).
 fn nul_field(json: &str) -> Option<String> {
     fn walk(v: &serde_json::Value, path: &mut String) -> bool {
@@ -301,4 +360,13 @@ fn nul_field(json: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(json).ok()?;
     let mut path = String::new();
     walk(&value, &mut path).then_some(path)
+}
+
+/// The 1-based column where the text after the first JSON value of `json` starts.
+fn trailing_column(json: &str) -> Option<usize> {
+    let mut values = serde_json::Deserializer::from_str(json).into_iter::<serde::de::IgnoredAny>();
+    values.next()?.ok()?;
+    let end = values.byte_offset();
+    let skipped = json[end..].len() - json[end..].trim_start().len();
+    Some(json[..end + skipped].chars().count() + 1)
 }

@@ -198,3 +198,50 @@ fn nul_characters_are_refused_at_the_door() {
     assert_eq!(field, "goods_detail_list[0].goods_name");
     assert!(reason.contains("NUL"), "{reason}");
 }
+
+#[test]
+fn text_after_the_record_is_refused_with_its_column() {
+    let one = paid_onsite().to_string();
+    assert!(Record::from_json(RecordKind::OnsiteTrade, &one).is_ok());
+    assert!(Record::from_json(RecordKind::OnsiteTrade, &format!("  {one}  ")).is_ok());
+    // Two records on one line: the second would have been dropped silently.
+    let (field, reason) = reject_text(RecordKind::OnsiteTrade, &format!("{one}{one}"));
+    assert_eq!(field, "(record)");
+    let column = one.chars().count() + 1;
+    assert!(
+        reason.contains(&format!("column {column}")) && reason.contains("newline"),
+        "{reason}"
+    );
+    let (_, reason) = reject_text(RecordKind::OnsiteTrade, &format!("{one} trailing"));
+    assert!(
+        reason.contains("unexpected text after the record"),
+        "{reason}"
+    );
+}
+
+fn reject_text(kind: RecordKind, text: &str) -> (String, String) {
+    match Record::from_json(kind, text) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(e) => (e.field, e.reason),
+    }
+}
+
+#[test]
+fn decimal_amounts_and_misspelt_fields_say_what_to_write() {
+    let mut doc = paid_onsite();
+    doc["total_amount"] = json!("888.88");
+    let (field, reason) = reject(RecordKind::OnsiteTrade, &doc);
+    assert_eq!(field, "total_amount");
+    assert!(reason.contains("minor units"), "{reason}");
+    let mut doc = paid_onsite();
+    doc["total_amount"] = json!(888.88);
+    let (_, reason) = reject(RecordKind::OnsiteTrade, &doc);
+    assert!(reason.contains("minor units"), "{reason}");
+
+    let mut doc = paid_onsite();
+    let value = doc["store_name"].take();
+    doc.as_object_mut().map(|m| m.remove("store_name"));
+    doc["stor_name"] = value;
+    let (_, reason) = reject(RecordKind::OnsiteTrade, &doc);
+    assert!(reason.contains("did you mean `store_name`?"), "{reason}");
+}

@@ -35,6 +35,24 @@ pub struct ServerConfig {
     pub journal_body_bytes: usize,
     /// Append a short English hint to the `sub_msg` of a refused signature or timestamp.
     pub explain_in_errors: bool,
+    /// How long (ms) a request waits for a PostgreSQL connection before it is answered with the
+    /// protocol's retryable error: while the database is away, every answer takes this long.
+    pub database_timeout_ms: u64,
+    /// How long (ms) an SQLite point read waits for a lock held by another connection before it
+    /// is answered with the protocol's retryable error, rather than holding its worker thread.
+    pub read_busy_timeout_ms: u64,
+    /// Seconds a request head may take once its first byte arrived.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a whole request body may take.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a connection may wait for its next request (keep-alive).
+    pub idle_timeout_secs: u64,
+    /// Connections the protocol listener holds at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections the admin listener holds at once.
+    pub admin_max_connections: usize,
+    /// Seconds in-flight requests get to finish on shutdown before their connections close.
+    pub drain_timeout_secs: u64,
 }
 
 /// A setting out of its sensible range.
@@ -116,6 +134,45 @@ impl ServerConfig {
             0,
             16 << 20,
         )?;
+        check(
+            "database_timeout_ms",
+            i64::try_from(self.database_timeout_ms).unwrap_or(i64::MAX),
+            10,
+            60_000,
+        )?;
+        check(
+            "read_busy_timeout_ms",
+            i64::try_from(self.read_busy_timeout_ms).unwrap_or(i64::MAX),
+            0,
+            10_000,
+        )?;
+        let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        check(
+            "header_read_timeout_secs",
+            secs(self.header_read_timeout_secs),
+            1,
+            3_600,
+        )?;
+        check(
+            "body_read_timeout_secs",
+            secs(self.body_read_timeout_secs),
+            1,
+            3_600,
+        )?;
+        check("idle_timeout_secs", secs(self.idle_timeout_secs), 1, 86_400)?;
+        check(
+            "drain_timeout_secs",
+            secs(self.drain_timeout_secs),
+            0,
+            3_600,
+        )?;
+        check("max_connections", bytes(self.max_connections), 1, 1_000_000)?;
+        check(
+            "admin_max_connections",
+            bytes(self.admin_max_connections),
+            1,
+            100_000,
+        )?;
         Ok(())
     }
 }
@@ -147,6 +204,14 @@ impl Default for ServerConfig {
             journal_max_bytes: 64 << 20,
             journal_body_bytes: 8 << 10,
             explain_in_errors: false,
+            database_timeout_ms: 500,
+            read_busy_timeout_ms: 100,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            admin_max_connections: 256,
+            drain_timeout_secs: 20,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! signature cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use openssl::pkey::{PKey, Private};
 use sha2::{Digest, Sha256};
@@ -83,17 +83,19 @@ impl KeyCache {
 /// PKCS#1 v1.5 signatures are deterministic, so an answer whose bytes were signed before with the
 /// same key and algorithm reuses that signature: a client polling an unchanged trade costs no
 /// RSA work.
+///
+/// Bounded with quick_cache's eviction (CLOCK-PRO-like: a new entry starts on probation and
+/// only entries used again are kept long), so a stream of one-off answers cannot push out the
+/// signatures of the answers that are asked for again and again.
 pub struct SignatureCache {
-    capacity: usize,
-    entries: Mutex<HashMap<[u8; 32], Arc<str>>>,
+    entries: Option<quick_cache::sync::Cache<[u8; 32], Arc<str>>>,
 }
 
 impl SignatureCache {
     /// A cache of at most `capacity` signatures (0 disables it).
     pub fn new(capacity: usize) -> SignatureCache {
         SignatureCache {
-            capacity,
-            entries: Mutex::new(HashMap::new()),
+            entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity)),
         }
     }
 
@@ -111,19 +113,13 @@ impl SignatureCache {
 
     /// A cached signature.
     pub fn get(&self, key: &[u8; 32]) -> Option<Arc<str>> {
-        self.entries.lock().ok()?.get(key).cloned()
+        self.entries.as_ref()?.get(key)
     }
 
-    /// Remembers a signature; when full, the cache starts over rather than growing.
+    /// Remembers a signature; when full, the entry least worth keeping goes.
     pub fn put(&self, key: [u8; 32], signature: Arc<str>) {
-        if self.capacity == 0 {
-            return;
-        }
-        if let Ok(mut map) = self.entries.lock() {
-            if map.len() >= self.capacity {
-                map.clear();
-            }
-            map.insert(key, signature);
+        if let Some(entries) = &self.entries {
+            entries.insert(key, signature);
         }
     }
 }
@@ -192,10 +188,13 @@ pub async fn alipay_merchant(
 }
 
 /// A small map whose entries (found or not found) expire after a fixed time.
+///
+/// Unknown keys are cached too (a flood of bogus app ids must not reach the store each time), so
+/// the map is bounded; quick_cache's eviction keeps the keys that are asked for again over a
+/// flood of keys seen once, so real apps stay cached while bogus ones churn.
 struct TtlMap<V> {
     ttl: std::time::Duration,
-    capacity: usize,
-    entries: Mutex<HashMap<String, Entry<V>>>,
+    entries: quick_cache::sync::Cache<String, Entry<V>>,
 }
 
 /// When an answer was read, and the answer (`None`: not found). Shared, so a hit costs a
@@ -206,8 +205,7 @@ impl<V> TtlMap<V> {
     fn new(ttl: std::time::Duration, capacity: usize) -> TtlMap<V> {
         TtlMap {
             ttl,
-            capacity,
-            entries: Mutex::new(HashMap::new()),
+            entries: quick_cache::sync::Cache::new(capacity.max(1)),
         }
     }
 
@@ -216,29 +214,20 @@ impl<V> TtlMap<V> {
         if self.ttl.is_zero() {
             return None;
         }
-        let map = self.entries.lock().ok()?;
-        let (at, value) = map.get(key)?;
-        (at.elapsed() < self.ttl).then(|| value.clone())
+        let (at, value) = self.entries.get(key)?;
+        (at.elapsed() < self.ttl).then_some(value)
     }
 
     fn put(&self, key: &str, value: Option<Arc<V>>) {
         if self.ttl.is_zero() {
             return;
         }
-        if let Ok(mut map) = self.entries.lock() {
-            // Unknown keys are cached too (a flood of bogus app ids must not reach the store
-            // each time), so the map is bounded: when full it starts over.
-            if map.len() >= self.capacity {
-                map.clear();
-            }
-            map.insert(key.to_string(), (std::time::Instant::now(), value));
-        }
+        self.entries
+            .insert(key.to_string(), (std::time::Instant::now(), value));
     }
 
     fn clear(&self) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.clear();
-        }
+        self.entries.clear();
     }
 }
 
@@ -326,5 +315,64 @@ impl CredentialCache {
         let found = store.get_top_session(session).await?.map(Arc::new);
         self.top_sessions.put(session, found.clone());
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How often a hot key, asked for now and then among `flood` one-off keys, was missing.
+    fn hot_misses(get: impl Fn(u32) -> bool, put: impl Fn(u32), hot: u32, flood: u32) -> u32 {
+        for k in 0..hot {
+            put(k);
+            assert!(get(k));
+        }
+        let mut misses = 0;
+        for i in 0..flood {
+            put(1_000_000 + i);
+            // Real traffic keeps asking for the hot keys while the flood goes on.
+            if i % 64 == 0 {
+                for k in 0..hot {
+                    if !get(k) {
+                        misses += 1;
+                        put(k);
+                    }
+                }
+            }
+        }
+        misses
+    }
+
+    #[test]
+    fn a_flood_of_unknown_app_ids_does_not_evict_the_real_ones() {
+        let map: TtlMap<u32> = TtlMap::new(std::time::Duration::from_secs(60), 10_000);
+        let misses = hot_misses(
+            |k| map.get(&format!("app{k}")).is_some(),
+            |k| map.put(&format!("app{k}"), (k < 1_000_000).then(|| Arc::new(k))),
+            100,
+            50_000,
+        );
+        assert_eq!(misses, 0, "real apps evicted by a flood of bogus ids");
+    }
+
+    #[test]
+    fn a_flood_of_one_off_answers_does_not_evict_the_polled_signatures() {
+        let cache = SignatureCache::new(1_000);
+        let key = |k: u32| SignatureCache::key(&[0; 32], "RSA2", &k.to_be_bytes());
+        let misses = hot_misses(
+            |k| cache.get(&key(k)).is_some(),
+            |k| cache.put(key(k), Arc::from("sig")),
+            50,
+            20_000,
+        );
+        assert_eq!(misses, 0, "polled signatures evicted by one-off answers");
+    }
+
+    #[test]
+    fn a_disabled_signature_cache_keeps_nothing() {
+        let cache = SignatureCache::new(0);
+        cache.put([1; 32], Arc::from("s"));
+        assert!(cache.get(&[1; 32]).is_none());
     }
 }

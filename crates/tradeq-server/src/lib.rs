@@ -6,11 +6,13 @@
 //! caller's merchant and builds a protocol-neutral view; the front door renders that view in its
 //! envelope and signs it.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // The demo data set is written as `json!` literals, deeper than the default limit allows.
 #![recursion_limit = "256"]
 
 pub mod admin;
+pub mod admin_token;
 pub mod config;
 pub mod credentials;
 pub mod demo;
@@ -20,6 +22,7 @@ pub mod metrics;
 pub mod sandbox;
 pub mod serve;
 pub mod state;
+pub mod transport;
 
 pub use config::ServerConfig;
 pub use serve::{serve, Listeners};

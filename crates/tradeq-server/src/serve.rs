@@ -1,7 +1,7 @@
 //! Binding the two listeners and serving until shutdown.
 
 use std::convert::Infallible;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -13,12 +13,14 @@ use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{admin, front_door};
+use crate::transport::{serve_listener, ConnectionRules, Stop};
+use crate::{admin, front_door, ServerConfig};
 
 /// The two bound listeners.
 pub struct Listeners {
@@ -29,12 +31,45 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds both addresses.
-    pub async fn bind(protocol: SocketAddr, admin: SocketAddr) -> io::Result<Listeners> {
+    /// Binds both addresses; an error names the listener and the address that failed.
+    pub async fn bind(protocol: SocketAddr, admin: SocketAddr) -> Result<Listeners, BindError> {
+        let bind = |which: &'static str, addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| BindError {
+                which,
+                addr,
+                source,
+            })
+        };
         Ok(Listeners {
-            protocol: TcpListener::bind(protocol).await?,
-            admin: TcpListener::bind(admin).await?,
+            protocol: bind("protocol", protocol).await?,
+            admin: bind("admin", admin).await?,
         })
+    }
+}
+
+/// A listener that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {addr} (the {which} listener){}: {source}",
+    hint(source)
+)]
+pub struct BindError {
+    /// `protocol` or `admin`.
+    pub which: &'static str,
+    /// The address.
+    pub addr: SocketAddr,
+    /// Why.
+    #[source]
+    pub source: io::Error,
+}
+
+fn hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            ", another process holds the port (choose another with --listen / --admin-listen)"
+        }
+        io::ErrorKind::PermissionDenied => ", ports below 1024 need privileges",
+        _ => "",
     }
 }
 
@@ -97,7 +132,8 @@ impl tower::Service<Request> for ProtocolService {
     }
 }
 
-/// Serves both routers until `shutdown` completes, then drains in-flight requests.
+/// Serves both listeners until `shutdown` completes, then drains in-flight requests for at most
+/// `drain_timeout_secs` and closes what is left.
 pub async fn serve(
     state: AppState,
     listeners: Listeners,
@@ -105,34 +141,113 @@ pub async fn serve(
 ) -> io::Result<()> {
     let protocol_addr = listeners.protocol.local_addr()?;
     let admin_addr = listeners.admin.local_addr()?;
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
+    let config = state.config.clone();
+    let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
+    let (close_tx, close_rx) = tokio::sync::watch::channel(false);
+    let stop = Stop {
+        drain: drain_rx,
+        close: close_rx,
     };
+    let tracker = TaskTracker::new();
 
-    let protocol = axum::serve(
+    let (protocol_cap, admin_cap) = connection_caps(&config);
+    let rules = |name, max_connections, protocol_envelopes| ConnectionRules {
+        name,
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+        body_read_timeout: Duration::from_secs(config.body_read_timeout_secs),
+        idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+        max_connections,
+        protocol_envelopes,
+    };
+    let protocol_service = protocol_service(state.clone());
+    let protocol = serve_listener(
         listeners.protocol,
-        tower::make::Shared::new(protocol_service(state.clone())),
-    )
-    .with_graceful_shutdown(wait(rx.clone()));
+        move |req: Request| {
+            let mut service = protocol_service.clone();
+            async move {
+                match tower::Service::call(&mut service, req).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        },
+        rules("protocol", protocol_cap, true),
+        stop.clone(),
+        tracker.clone(),
+    );
     let sandbox = state.sandbox.clone();
-    let admin = axum::serve(listeners.admin, admin::router(state)).with_graceful_shutdown(wait(rx));
+    let admin_router = admin::router(state);
+    let admin = serve_listener(
+        listeners.admin,
+        move |req: Request| {
+            let router = admin_router.clone();
+            async move {
+                match router.oneshot(req).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        },
+        rules("admin", admin_cap, false),
+        stop,
+        tracker.clone(),
+    );
     tracing::info!(
         "protocol listener on http://{protocol_addr} (/gateway.do, /v3/…, /router/rest)"
     );
     tracing::info!("admin listener on http://{admin_addr}");
 
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests");
-        // Live journal streams never end on their own.
-        sandbox.journal.close_live();
-        let _ = tx.send(true);
+    let accepting = tokio::spawn(async move {
+        tokio::join!(protocol, admin);
     });
-    let (a, b) = tokio::join!(protocol.into_future(), admin.into_future());
-    a?;
-    b?;
+    shutdown.await;
+    tracing::info!(
+        "shutting down: draining in-flight requests (at most {} s)",
+        config.drain_timeout_secs
+    );
+    // Live journal streams never end on their own.
+    sandbox.journal.close_live();
+    let _ = drain_tx.send(true);
+    let _ = accepting.await;
+    tracker.close();
+    let drain = Duration::from_secs(config.drain_timeout_secs);
+    if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            connections = tracker.len(),
+            "drain timeout reached: closing the connections still open"
+        );
+        let _ = close_tx.send(true);
+        // Each connection stops at its next poll; a moment lets them release their sockets.
+        let _ = tokio::time::timeout(Duration::from_secs(1), tracker.wait()).await;
+    }
     Ok(())
+}
+
+/// The two listeners' connection caps, fitted under the process's descriptor limit (raised
+/// towards its hard limit first), keeping room for the store's files and the admin listener.
+fn connection_caps(config: &ServerConfig) -> (usize, usize) {
+    const RESERVE: u64 = 128;
+    let wanted = (config.max_connections + config.admin_max_connections) as u64 + RESERVE;
+    let Some(limit) = crate::transport::raise_descriptor_limit(wanted) else {
+        return (config.max_connections, config.admin_max_connections);
+    };
+    if limit >= wanted {
+        return (config.max_connections, config.admin_max_connections);
+    }
+    let admin = config.admin_max_connections;
+    // Short of descriptors: the admin listener keeps a small share, the protocol listener the
+    // rest, and a reserve stays for the store's files and outgoing connections.
+    let admin = admin.min((limit / 8).max(8) as usize);
+    let room = limit.saturating_sub(RESERVE + admin as u64).max(16);
+    let protocol = (room as usize).min(config.max_connections);
+    tracing::warn!(
+        descriptor_limit = limit,
+        max_connections = protocol,
+        admin_max_connections = admin,
+        "the descriptor limit (ulimit -n) is below what max_connections needs: the protocol \
+         listener holds at most {protocol} connections"
+    );
+    (protocol, admin)
 }
 
 /// Registers the SIGTERM and Ctrl-C handlers at once and returns a future that resolves on
@@ -169,6 +284,3 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         }
     }
 }
-
-/// How long a drain may take before the process gives up on slow clients.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);

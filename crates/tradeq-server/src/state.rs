@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tradeq_store::{NonceStore, Store};
 
+use crate::admin_token::AdminToken;
 use crate::config::ServerConfig;
 use crate::credentials::{CredentialCache, KeyCache, SignatureCache};
 use crate::metrics::Metrics;
@@ -24,8 +25,8 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// v2 answer signatures by (key, sign type, body digest).
     pub signatures: Arc<SignatureCache>,
-    /// The administration API's bearer token. Secret.
-    pub admin_token: Arc<str>,
+    /// The administration API's bearer token, as its digest.
+    pub admin_token: AdminToken,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Journal, faults, clock and lifecycles.
@@ -40,6 +41,16 @@ impl AppState {
         config: ServerConfig,
         admin_token: String,
     ) -> AppState {
+        AppState::with_admin_token(store, nonces, config, AdminToken::from_plain(&admin_token))
+    }
+
+    /// [`AppState::new`] with the admin token given as its digest (the server keeps no more).
+    pub fn with_admin_token(
+        store: Arc<dyn Store>,
+        nonces: Arc<dyn NonceStore>,
+        config: ServerConfig,
+        admin_token: AdminToken,
+    ) -> AppState {
         let signatures = Arc::new(SignatureCache::new(config.signature_cache_entries));
         let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_millis(
             config.credential_cache_ttl_ms,
@@ -52,7 +63,7 @@ impl AppState {
             credentials,
             keys: Arc::new(KeyCache::default()),
             signatures,
-            admin_token: admin_token.into(),
+            admin_token,
             metrics: Metrics::global(),
             sandbox,
         }

@@ -83,4 +83,12 @@ pub enum StoreError {
     /// The embedded store's direct reader failed.
     #[error("database error: {0}")]
     Reader(String),
+    /// A file of the embedded store could not be created.
+    #[error("cannot create {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
 }

@@ -10,9 +10,12 @@
 //! for the batch's keys, the records are then replayed in order against it) and written with
 //! multi-row statements, which is what makes bulk imports fast on both backends.
 //!
-//! v3 nonces are remembered by a [`NonceStore`]: [`memory_nonces::MemoryNonceStore`] for one
-//! process, or the database itself ([`Store::nonce_store`]) when several processes share it.
+//! v3 nonces are remembered by a [`NonceStore`]: the store's own ([`Store::nonce_store`]: a
+//! table of the PostgreSQL database, a file beside the SQLite one), which outlives a restart and
+//! is shared by every process using the database, or [`memory_nonces::MemoryNonceStore`] for a
+//! process that needs neither.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use async_trait::async_trait;
@@ -24,6 +27,7 @@ use tradeq_model::{KeyKind, Record, RecordKind, VersionStamp};
 
 mod codec;
 mod error;
+pub mod file_modes;
 pub mod memory_nonces;
 mod plan;
 pub mod postgres;
@@ -86,6 +90,28 @@ pub trait Store: Send + Sync + 'static {
         &self,
         records: &[Record],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError>;
+
+    /// [`Store::upsert_batch`], recording in the same transaction that an import of a file got
+    /// this far: the checkpoint is committed exactly when the batch is.
+    async fn upsert_batch_checkpointed(
+        &self,
+        records: &[Record],
+        checkpoint: &ImportCheckpoint,
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError>;
+
+    /// The checkpoint of an interrupted import of `file_id` as `kind` into this store.
+    async fn import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<Option<ImportCheckpoint>, StoreError>;
+
+    /// Forgets the checkpoint of an import (once it completed, or to start over).
+    async fn clear_import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<(), StoreError>;
 
     /// Finds a record of `kind` owned by `merchant` by one of its keys. A record of another
     /// merchant is `None`, exactly like a missing one.
@@ -174,6 +200,23 @@ pub trait Store: Send + Sync + 'static {
     fn nonce_store(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn NonceStore>;
 }
 
+/// How far an import of one file into a store got: the last line of the last committed batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportCheckpoint {
+    /// Names the file (a digest of its canonical path).
+    pub file_id: String,
+    /// What its lines are.
+    pub kind: RecordKind,
+    /// The file's length when the checkpoint was written.
+    pub file_len: u64,
+    /// Its modification time then, in nanoseconds since the epoch.
+    pub modified_ns: i64,
+    /// Where the next line starts.
+    pub byte_offset: u64,
+    /// The last line committed.
+    pub line: u64,
+}
+
 /// Remembers v3 request nonces for their validity window so a replay is refused.
 #[async_trait]
 pub trait NonceStore: Send + Sync + 'static {
@@ -201,12 +244,21 @@ pub struct StoreOptions {
     /// commit, by any process, empties it); 0 turns the cache off. PostgreSQL reads through:
     /// other nodes write without telling this one.
     pub record_cache_entries: usize,
+    /// How long an operation waits for a PostgreSQL connection before it fails (`None`: the
+    /// pool's default, 10 s). While the database is away every operation waits this long, so
+    /// a server sets it low enough to answer its clients' retryable error before they give up.
+    pub database_timeout: Option<std::time::Duration>,
+    /// How long an SQLite point read waits for a lock another connection holds (a checkpoint,
+    /// a recovery) before it fails with a retryable error (`None`: 100 ms).
+    pub read_busy_timeout: Option<std::time::Duration>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             record_cache_entries: 16_384,
+            database_timeout: None,
+            read_busy_timeout: None,
         }
     }
 }
@@ -221,7 +273,13 @@ pub async fn open_with(
             sqlite::SqliteStore::open_with(url, options).await?,
         ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(postgres::PgStore::open(url).await?))
+        let mut pg = postgres::PgOptions::default();
+        if let Some(timeout) = options.database_timeout {
+            pg.acquire_timeout = timeout;
+        }
+        Ok(std::sync::Arc::new(
+            postgres::PgStore::open_with(url, pg).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(
             url.split(':').next().unwrap_or("").to_string(),

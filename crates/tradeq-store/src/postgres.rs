@@ -24,7 +24,7 @@ use crate::codec::{
     missing_parent, stamp_seconds, AuditRow, KindSpec,
 };
 use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow, DELETED};
-use crate::{AuditEntry, NonceStore, Store, StoreError, WriteOutcome};
+use crate::{AuditEntry, ImportCheckpoint, NonceStore, Store, StoreError, WriteOutcome};
 
 /// Taken first by every transaction that writes records. The read-decide-write of a batch must
 /// not interleave with another node's (two nodes inserting one new key would both see it absent
@@ -299,18 +299,19 @@ impl PgStore {
     }
 }
 
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn upsert_batch(
+impl PgStore {
+    async fn upsert_batch_with(
         &self,
         records: &[Record],
+        checkpoint: Option<&ImportCheckpoint>,
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
         let mut batch = Batch::new(records);
         if records.is_empty() {
+            if let Some(cp) = checkpoint {
+                let mut tx = self.pool.begin().await?;
+                put_checkpoint(&mut tx, cp).await?;
+                tx.commit().await?;
+            }
             return Ok(Vec::new());
         }
         let mut tx = self.pool.begin().await?;
@@ -380,8 +381,97 @@ impl Store for PgStore {
             .map(|&(i, action)| AuditRow::of(&records[i], action))
             .collect();
         Self::insert_audit(&mut tx, &audit).await?;
+        if let Some(cp) = checkpoint {
+            put_checkpoint(&mut tx, cp).await?;
+        }
         tx.commit().await?;
         Ok(batch.finish())
+    }
+}
+
+/// Writes an import checkpoint inside the batch's transaction.
+async fn put_checkpoint(
+    conn: &mut sqlx::PgConnection,
+    cp: &ImportCheckpoint,
+) -> Result<(), StoreError> {
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO import_checkpoint \
+         (file_id, kind, file_len, modified_ns, byte_offset, line) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (file_id, kind) DO UPDATE SET file_len = EXCLUDED.file_len, \
+         modified_ns = EXCLUDED.modified_ns, byte_offset = EXCLUDED.byte_offset, \
+         line = EXCLUDED.line",
+    )
+    .bind(&cp.file_id)
+    .bind(cp.kind.as_str())
+    .bind(int(cp.file_len))
+    .bind(cp.modified_ns)
+    .bind(int(cp.byte_offset))
+    .bind(int(cp.line))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn upsert_batch(
+        &self,
+        records: &[Record],
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        self.upsert_batch_with(records, None).await
+    }
+
+    async fn upsert_batch_checkpointed(
+        &self,
+        records: &[Record],
+        checkpoint: &ImportCheckpoint,
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        self.upsert_batch_with(records, Some(checkpoint)).await
+    }
+
+    async fn import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<Option<ImportCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT file_len, modified_ns, byte_offset, line FROM import_checkpoint \
+             WHERE file_id = $1 AND kind = $2",
+        )
+        .bind(file_id)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let uint = |v: i64| u64::try_from(v).unwrap_or(0);
+        row.map(|r| {
+            Ok(ImportCheckpoint {
+                file_id: file_id.to_string(),
+                kind,
+                file_len: uint(r.try_get(0)?),
+                modified_ns: r.try_get(1)?,
+                byte_offset: uint(r.try_get(2)?),
+                line: uint(r.try_get(3)?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn clear_import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM import_checkpoint WHERE file_id = $1 AND kind = $2")
+            .bind(file_id)
+            .bind(kind.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn find(

@@ -15,10 +15,9 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tradeq_model::{KeyKind, Record, RecordKind};
 
@@ -26,27 +25,70 @@ use tradeq_model::{KeyKind, Record, RecordKind};
 const HEADER_BYTES: usize = 48;
 /// `iVersion` of the wal-index format every SQLite since 3.7.0 writes.
 const WAL_INDEX_VERSION: u32 = 3_007_000;
-/// Independent locks, so that lookups on several cores rarely wait for each other.
-const SHARDS: usize = 16;
 
 /// One state of the database, as the wal-index header names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp([u8; HEADER_BYTES]);
 
+/// Every `-shm` descriptor this process opened, by (device, inode), kept open until it exits.
+///
+/// POSIX advisory locks belong to the process and the file, not to the descriptor: closing *any*
+/// descriptor of a file drops every lock the process holds on it, the locks SQLite's own
+/// connections take on `-shm` included. A probe that closed its descriptor (when a store is
+/// dropped, or when a header read fails) would silently unlock the wal-index under the
+/// connections still open on it. So a descriptor, once open, is never closed: one per `-shm`
+/// file the process ever probed, reused when the same file is probed again.
+fn held_descriptors() -> &'static Mutex<Held> {
+    static HELD: OnceLock<Mutex<Held>> = OnceLock::new();
+    HELD.get_or_init(Default::default)
+}
+
+/// Open `-shm` descriptors by (device, inode).
+type Held = HashMap<(u64, u64), Arc<File>>;
+
 /// Reads the wal-index header of one database.
 struct ChangeProbe {
-    shm: File,
+    shm: Arc<File>,
 }
 
 impl ChangeProbe {
+    #[cfg(unix)]
     fn open(db: &Path) -> Option<ChangeProbe> {
+        use std::os::unix::fs::MetadataExt;
         let mut name = db.as_os_str().to_owned();
         name.push("-shm");
-        let shm = File::open(name).ok()?;
+        let id = |m: &std::fs::Metadata| (m.dev(), m.ino());
+        let mut held = held_descriptors().lock().ok()?;
+        let known = std::fs::metadata(&name)
+            .ok()
+            .and_then(|m| held.get(&id(&m)).cloned());
+        let shm = match known {
+            Some(shm) => shm,
+            None => {
+                let file = File::open(&name).ok()?;
+                // Identified by the descriptor itself: the path may have been replaced since.
+                let key = file.metadata().ok().map(|m| id(&m));
+                let file = Arc::new(file);
+                match key {
+                    Some(key) => held.entry(key).or_insert(file).clone(),
+                    None => {
+                        // Unidentifiable but open: keep it open all the same.
+                        std::mem::forget(file);
+                        return None;
+                    }
+                }
+            }
+        };
+        drop(held);
         let probe = ChangeProbe { shm };
         // A file that does not hold a wal-index (another locking mode, a foreign file) disables
         // the cache rather than feeding it stamps that mean nothing.
         probe.stamp().map(|_| probe)
+    }
+
+    #[cfg(not(unix))]
+    fn open(_db: &Path) -> Option<ChangeProbe> {
+        None
     }
 
     /// The current header, or `None` while a commit is rewriting it (the two copies differ) or
@@ -76,17 +118,18 @@ impl ChangeProbe {
     }
 }
 
-struct Shard {
-    stamp: Option<Stamp>,
-    entries: HashMap<String, Arc<Record>>,
-}
-
 /// A bounded map from lookups to decoded records, valid for one [`Stamp`] at a time.
+///
+/// Bounded with quick_cache's eviction (a new entry starts on probation; entries looked up
+/// again are kept), so a scan of one-off keys, a flood of lookups of missing records included,
+/// does not push out the records that are asked for all the time.
 pub(crate) struct RecordCache {
     probe: ChangeProbe,
-    shards: Vec<Mutex<Shard>>,
-    per_shard: usize,
-    hasher: std::collections::hash_map::RandomState,
+    /// The state the entries belong to. Readers hold it shared while they look up or insert,
+    /// so emptying the cache for a new state (exclusive) never interleaves with an insert made
+    /// under the old one.
+    state: RwLock<Option<Stamp>>,
+    entries: quick_cache::sync::Cache<String, Arc<Record>>,
     hits: AtomicU64,
 }
 
@@ -98,19 +141,10 @@ impl RecordCache {
             return None;
         }
         let probe = ChangeProbe::open(db)?;
-        let per_shard = entries.div_ceil(SHARDS);
         Some(RecordCache {
             probe,
-            shards: (0..SHARDS)
-                .map(|_| {
-                    Mutex::new(Shard {
-                        stamp: None,
-                        entries: HashMap::new(),
-                    })
-                })
-                .collect(),
-            per_shard,
-            hasher: Default::default(),
+            state: RwLock::new(None),
+            entries: quick_cache::sync::Cache::new(entries),
             hits: AtomicU64::new(0),
         })
     }
@@ -125,39 +159,35 @@ impl RecordCache {
         self.hits.load(Ordering::Relaxed)
     }
 
-    fn shard(&self, key: &str) -> &Mutex<Shard> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
-    }
-
     /// The record cached for `key` if the database is still in state `stamp`.
     pub(crate) fn get(&self, stamp: Stamp, key: &str) -> Option<Arc<Record>> {
-        let mut shard = self.shard(key).lock().ok()?;
-        if shard.stamp != Some(stamp) {
-            shard.entries.clear();
-            shard.stamp = Some(stamp);
-            return None;
+        {
+            let state = self.state.read().ok()?;
+            if *state == Some(stamp) {
+                let found = self.entries.get(key);
+                if found.is_some() {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                }
+                return found;
+            }
         }
-        let found = shard.entries.get(key).cloned();
-        if found.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.state.write().ok()?;
+        if *state != Some(stamp) {
+            self.entries.clear();
+            *state = Some(stamp);
         }
-        found
+        None
     }
 
-    /// Keeps `record`, read after `stamp` was taken, unless the shard has since seen another
+    /// Keeps `record`, read after `stamp` was taken, unless the cache has since seen another
     /// state (the record may already be outdated then).
     pub(crate) fn put(&self, stamp: Stamp, key: String, record: Arc<Record>) {
-        let Ok(mut shard) = self.shard(&key).lock() else {
+        let Ok(state) = self.state.read() else {
             return;
         };
-        if shard.stamp != Some(stamp) {
-            return;
+        if *state == Some(stamp) {
+            self.entries.insert(key, record);
         }
-        if shard.entries.len() >= self.per_shard {
-            // Bounded without bookkeeping: a full shard starts over.
-            shard.entries.clear();
-        }
-        shard.entries.insert(key, record);
     }
 }
 
@@ -212,6 +242,128 @@ mod tests {
         assert_ne!(a, d);
         assert_ne!(a, e);
         assert!(f.contains("12/999999999999"), "{f}");
+    }
+
+    fn wal_db(dir: &Path) -> (std::path::PathBuf, rusqlite::Connection) {
+        let db = dir.join("t.db");
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY); \
+             INSERT INTO t VALUES ('a');",
+        )
+        .unwrap();
+        (db, conn)
+    }
+
+    fn any_record() -> Arc<Record> {
+        let doc = serde_json::json!({
+            "trade_no": "2013112011001004330000121536", "out_trade_no": "6823789339978248",
+            "seller_id": "2088101117952222", "buyer_logon_id": "159****5620",
+            "trade_status": "TRADE_SUCCESS", "total_amount": 8888,
+        });
+        Arc::new(Record::from_json(RecordKind::AlipayTrade, &doc.to_string()).unwrap())
+    }
+
+    /// POSIX locks this process holds on the file with inode `ino`, from `/proc/locks`.
+    #[cfg(target_os = "linux")]
+    fn locks_held_on(ino: u64) -> usize {
+        let me = std::process::id().to_string();
+        let suffix = format!(":{ino}");
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 5 && f[1] == "POSIX" && f[4] == me && f[5].ends_with(&suffix)
+            })
+            .count()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn dropping_a_cache_keeps_sqlites_locks_on_the_wal_index() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (db, conn) = wal_db(dir.path());
+        // An open read transaction holds a read-mark lock on `-shm`.
+        conn.execute_batch("BEGIN").unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        let ino = std::fs::metadata(dir.path().join("t.db-shm"))
+            .unwrap()
+            .ino();
+        let before = locks_held_on(ino);
+        assert!(before > 0, "the reader holds no lock on -shm");
+        for _ in 0..3 {
+            let cache = RecordCache::open(&db, 10).unwrap();
+            assert!(cache.stamp().is_some());
+            drop(cache);
+        }
+        assert_eq!(
+            locks_held_on(ino),
+            before,
+            "closing a descriptor of -shm released SQLite's locks"
+        );
+        conn.execute_batch("COMMIT").unwrap();
+    }
+
+    #[test]
+    fn a_probe_reuses_the_one_descriptor_of_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _conn) = wal_db(dir.path());
+        let a = RecordCache::open(&db, 10).unwrap();
+        let b = RecordCache::open(&db, 10).unwrap();
+        assert!(Arc::ptr_eq(&a.probe.shm, &b.probe.shm));
+    }
+
+    #[test]
+    fn a_flood_of_one_off_lookups_does_not_evict_the_hot_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _conn) = wal_db(dir.path());
+        let cache = RecordCache::open(&db, 1_000).unwrap();
+        let stamp = cache.stamp().unwrap();
+        let record = any_record();
+        let hot = |k: u32| format!("hot{k}");
+        for k in 0..50 {
+            assert!(cache.get(stamp, &hot(k)).is_none());
+            cache.put(stamp, hot(k), record.clone());
+        }
+        let mut misses = 0;
+        for i in 0..20_000u32 {
+            let key = format!("bogus{i}");
+            if cache.get(stamp, &key).is_none() {
+                cache.put(stamp, key, record.clone());
+            }
+            if i % 64 == 0 {
+                for k in 0..50 {
+                    if cache.get(stamp, &hot(k)).is_none() {
+                        misses += 1;
+                        cache.put(stamp, hot(k), record.clone());
+                    }
+                }
+            }
+        }
+        assert_eq!(misses, 0, "hot records evicted by one-off lookups");
+    }
+
+    #[test]
+    fn a_commit_empties_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, conn) = wal_db(dir.path());
+        let cache = RecordCache::open(&db, 100).unwrap();
+        let before = cache.stamp().unwrap();
+        assert!(cache.get(before, "k").is_none());
+        cache.put(before, "k".into(), any_record());
+        assert!(cache.get(before, "k").is_some());
+        conn.execute_batch("INSERT INTO t VALUES ('b')").unwrap();
+        let after = cache.stamp().unwrap();
+        assert_ne!(before, after);
+        assert!(cache.get(after, "k").is_none());
+        // A record read under the old state is not kept under the new one.
+        cache.put(before, "k".into(), any_record());
+        assert!(cache.get(after, "k").is_none());
     }
 
     #[test]

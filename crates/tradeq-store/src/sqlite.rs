@@ -29,7 +29,9 @@ use crate::codec::{
 use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
 use crate::record_cache::{self, RecordCache};
 use crate::sqlite_reader::FastReader;
-use crate::{AuditEntry, NonceStore, Store, StoreError, StoreOptions, WriteOutcome};
+use crate::{
+    AuditEntry, ImportCheckpoint, NonceStore, Store, StoreError, StoreOptions, WriteOutcome,
+};
 
 /// The largest multi-row statement, in rows. 256 rows of at most 7 columns stay far below
 /// SQLite's 32,766 bound parameters, and bigger statements gain nothing measurable.
@@ -59,6 +61,13 @@ pub struct SqliteStore {
     audit_insert: Vec<String>,
     /// Claims since start, to purge expired nonces now and then.
     nonce_claims: AtomicU64,
+    /// Where used v3 nonces are kept: for a file, a database file of their own beside it
+    /// (`<file>-nonces`), so that a v3 request's commit neither rewrites `tradeq.db`'s
+    /// wal-index (which would empty the record cache on every v3 request) nor queues behind an
+    /// import on the record writer; in memory, the one connection.
+    nonces: SqlitePool,
+    /// Whether `nonces` is the record writer itself.
+    nonces_in_main: bool,
     /// Background WAL checkpoints (files only).
     checkpointer: Option<Checkpointer>,
     /// Direct point reads (files only; an in-memory database is private to its sqlx connection).
@@ -187,6 +196,9 @@ impl SqliteStore {
             .unwrap_or(2)
             .clamp(2, 8) as u32;
         let mut store = SqliteStore::open_with_readers(url, readers).await?;
+        if let (Some(fast), Some(timeout)) = (&mut store.fast, options.read_busy_timeout) {
+            fast.set_busy_timeout(timeout);
+        }
         if let Some(fast) = &store.fast {
             // The writer's connection, open for the store's lifetime, keeps the wal-index there.
             store.cache = RecordCache::open(fast.path(), options.record_cache_entries);
@@ -214,6 +226,15 @@ impl SqliteStore {
             // Every kind has about a dozen statement shapes; the default cache of 100 would
             // evict and re-prepare them.
             .statement_cache_capacity(512);
+        if !memory {
+            // Before SQLite creates it (0644): the file holds every secret of the store, and
+            // its -wal and -shm inherit its mode.
+            let path = base.get_filename();
+            crate::file_modes::create_private(path).map_err(|e| StoreError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
         // WAL is a property of the file; an in-memory database has no use for it.
         let base = if memory {
             base
@@ -245,7 +266,20 @@ impl SqliteStore {
         let fast = if memory {
             None
         } else {
-            Some(FastReader::new(base.get_filename()))
+            let path = base.get_filename();
+            for (file, mode) in crate::file_modes::shared_store_files(path) {
+                tracing::warn!(
+                    "{} is accessible to other users (mode {mode:o}) and holds secrets: \
+                     chmod 600 it (and chmod 700 its directory)",
+                    file.display()
+                );
+            }
+            Some(FastReader::new(path))
+        };
+        let nonces = if memory {
+            write.clone()
+        } else {
+            open_nonce_file(base.get_filename()).await?
         };
         let (read, checkpointer) = if memory {
             (write.clone(), None)
@@ -279,6 +313,8 @@ impl SqliteStore {
             kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
             audit_insert,
             nonce_claims: AtomicU64::new(0),
+            nonces,
+            nonces_in_main: memory,
             checkpointer,
             fast,
             cache: None,
@@ -330,6 +366,7 @@ impl SqliteStore {
         &self,
         records: &[Record],
         refused: &[usize],
+        checkpoint: Option<&ImportCheckpoint>,
     ) -> Result<Attempt, StoreError> {
         let mut batch = Batch::new(records);
         for &i in refused {
@@ -402,9 +439,37 @@ impl SqliteStore {
             .map(|&(i, action)| AuditRow::of(&records[i], action))
             .collect();
         self.insert_audit(&mut tx, at, &audit).await?;
+        if let Some(cp) = checkpoint {
+            put_checkpoint(&mut tx, cp).await?;
+        }
         tx.commit().await?;
         self.wrote();
         Ok(Attempt::Done(batch.finish()))
+    }
+
+    async fn upsert_batch_with(
+        &self,
+        records: &[Record],
+        checkpoint: Option<&ImportCheckpoint>,
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        if records.is_empty() {
+            if let Some(cp) = checkpoint {
+                let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+                put_checkpoint(&mut tx, cp).await?;
+                tx.commit().await?;
+                self.wrote();
+            }
+            return Ok(Vec::new());
+        }
+        let mut refused = Vec::new();
+        loop {
+            match self.attempt_batch(records, &refused, checkpoint).await? {
+                Attempt::Done(outcomes) => return Ok(outcomes),
+                // Rolled back: plan again without the record that cannot be stored. Each
+                // round refuses one more record, so this ends.
+                Attempt::Unstorable(i) => refused.push(i),
+            }
+        }
     }
 
     /// Runs the batch lookup of one kind.
@@ -503,18 +568,45 @@ impl Store for SqliteStore {
         &self,
         records: &[Record],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut refused = Vec::new();
-        loop {
-            match self.attempt_batch(records, &refused).await? {
-                Attempt::Done(outcomes) => return Ok(outcomes),
-                // Rolled back: plan again without the record that cannot be stored. Each
-                // round refuses one more record, so this ends.
-                Attempt::Unstorable(i) => refused.push(i),
-            }
-        }
+        self.upsert_batch_with(records, None).await
+    }
+
+    async fn upsert_batch_checkpointed(
+        &self,
+        records: &[Record],
+        checkpoint: &ImportCheckpoint,
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        self.upsert_batch_with(records, Some(checkpoint)).await
+    }
+
+    async fn import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<Option<ImportCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT file_len, modified_ns, byte_offset, line FROM import_checkpoint \
+             WHERE file_id = ?1 AND kind = ?2",
+        )
+        .bind(file_id)
+        .bind(kind.as_str())
+        .fetch_optional(&self.write)
+        .await?;
+        row.map(|r| checkpoint_row(file_id, kind, &r)).transpose()
+    }
+
+    async fn clear_import_checkpoint(
+        &self,
+        file_id: &str,
+        kind: RecordKind,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM import_checkpoint WHERE file_id = ?1 AND kind = ?2")
+            .bind(file_id)
+            .bind(kind.as_str())
+            .execute(&self.write)
+            .await?;
+        self.wrote();
+        Ok(())
     }
 
     async fn find(
@@ -839,6 +931,9 @@ impl Store for SqliteStore {
         if let Some(c) = &self.checkpointer {
             c.task.abort();
         }
+        if !self.nonces_in_main {
+            self.nonces.close().await;
+        }
         self.read.close().await;
         self.write.close().await;
     }
@@ -865,7 +960,7 @@ impl NonceStore for SqliteStore {
             )
             .bind(now_ms)
             .bind(NONCE_PURGE_LIMIT)
-            .execute(&self.write)
+            .execute(&self.nonces)
             .await?;
         }
         // Inserted, or an expired row reclaimed: one row changed. A live row: none.
@@ -878,11 +973,50 @@ impl NonceStore for SqliteStore {
         .bind(nonce)
         .bind(millis(expires_at))
         .bind(now_ms)
-        .execute(&self.write)
+        .execute(&self.nonces)
         .await?;
-        self.wrote();
+        if self.nonces_in_main {
+            self.wrote();
+        }
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Opens (creating it 0600 if missing) the nonce database beside the database file `db`.
+async fn open_nonce_file(db: &std::path::Path) -> Result<SqlitePool, StoreError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-nonces");
+    let path = std::path::PathBuf::from(name);
+    crate::file_modes::create_private(&path).map_err(|e| StoreError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options)
+        .await?;
+    // The schema of this side file is this one table, the same as `used_nonce` in the store's
+    // migrations (which the in-memory store uses).
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS used_nonce (app_id TEXT NOT NULL, nonce TEXT NOT NULL, \
+         expires_at INTEGER NOT NULL, PRIMARY KEY (app_id, nonce))",
+    )
+    .execute(&pool)
+    .await?;
+    sqlx::query("CREATE INDEX IF NOT EXISTS used_nonce_expires_at ON used_nonce (expires_at)")
+        .execute(&pool)
+        .await?;
+    Ok(pool)
 }
 
 /// Lists credentials of one table as `(key, doc)` rows.
@@ -910,4 +1044,45 @@ async fn list<T: serde::de::DeserializeOwned>(
 /// Tokens and sessions are secrets: an error names only their first characters.
 fn redact(secret: &str) -> String {
     tradeq_model::credentials::redact(secret)
+}
+
+/// Writes an import checkpoint inside the batch's transaction.
+async fn put_checkpoint(
+    conn: &mut sqlx::SqliteConnection,
+    cp: &ImportCheckpoint,
+) -> Result<(), StoreError> {
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO import_checkpoint \
+         (file_id, kind, file_len, modified_ns, byte_offset, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (file_id, kind) DO UPDATE SET file_len = excluded.file_len, \
+         modified_ns = excluded.modified_ns, byte_offset = excluded.byte_offset, \
+         line = excluded.line",
+    )
+    .bind(&cp.file_id)
+    .bind(cp.kind.as_str())
+    .bind(int(cp.file_len))
+    .bind(cp.modified_ns)
+    .bind(int(cp.byte_offset))
+    .bind(int(cp.line))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// An import checkpoint from its row (`file_len, modified_ns, byte_offset, line`).
+fn checkpoint_row(
+    file_id: &str,
+    kind: RecordKind,
+    row: &sqlx::sqlite::SqliteRow,
+) -> Result<ImportCheckpoint, StoreError> {
+    let uint = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(ImportCheckpoint {
+        file_id: file_id.to_string(),
+        kind,
+        file_len: uint(row.try_get(0)?),
+        modified_ns: row.try_get(1)?,
+        byte_offset: uint(row.try_get(2)?),
+        line: uint(row.try_get(3)?),
+    })
 }

@@ -26,7 +26,14 @@ const MMAP_BYTES: u64 = 0x7fff_0000;
 pub(crate) struct FastReader {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// How long a read waits on a lock another connection holds. These reads run on the async
+    /// runtime's worker threads, so a wait here stalls every request queued on that worker:
+    /// short, and a timeout is answered as the protocol's retryable error.
+    busy_timeout: Duration,
 }
+
+/// The default of [`FastReader::busy_timeout`].
+pub(crate) const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(100);
 
 fn reader_error(e: rusqlite::Error) -> StoreError {
     StoreError::Reader(e.to_string())
@@ -37,7 +44,13 @@ impl FastReader {
         FastReader {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            busy_timeout: READ_BUSY_TIMEOUT,
         }
+    }
+
+    /// Sets how long a read waits on another connection's lock.
+    pub(crate) fn set_busy_timeout(&mut self, timeout: Duration) {
+        self.busy_timeout = timeout;
     }
 
     /// The database file.
@@ -51,8 +64,7 @@ impl FastReader {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(reader_error)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(reader_error)?;
+        conn.busy_timeout(self.busy_timeout).map_err(reader_error)?;
         conn.set_prepared_statement_cache_capacity(64);
         // Pages read through a memory map cost no system call and no copy; a private page cache
         // of 2 MiB (SQLite's default) would send most lookups of a large store back to pread.
@@ -119,5 +131,39 @@ mod tests {
             Some(("a".to_string(), r#"{"x":1}"#.to_string()))
         );
         assert_eq!(reader.first_row(sql, &["b"]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_read_behind_another_connections_lock_fails_fast() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let setup = Connection::open(&path).unwrap();
+        setup
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, doc TEXT);
+                 INSERT INTO t VALUES ('a', '{}');",
+            )
+            .unwrap();
+        drop(setup);
+        // A connection that keeps the file to itself (exclusive locking mode) until it is done.
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN IMMEDIATE; DELETE FROM t;")
+            .unwrap();
+        let reader = FastReader::new(&path);
+        let started = std::time::Instant::now();
+        let result = reader.first_row("SELECT k, doc FROM t WHERE k = ?1", &["a"]);
+        let took = started.elapsed();
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("locked"), "{err}");
+        assert!(
+            took >= READ_BUSY_TIMEOUT / 2,
+            "it did not wait at all: {took:?}"
+        );
+        assert!(
+            took < Duration::from_secs(1),
+            "a blocked read held its thread for {took:?}"
+        );
+        holder.execute_batch("ROLLBACK").unwrap();
     }
 }

@@ -19,7 +19,16 @@ fn database_url() -> Option<String> {
             if std::env::var("TRADEQ_REQUIRE_ALL").as_deref() == Ok("1") {
                 panic!("TRADEQ_TEST_DATABASE_URL is not set and TRADEQ_REQUIRE_ALL=1");
             }
-            println!("skipped: TRADEQ_TEST_DATABASE_URL is not set");
+            let reason = "TRADEQ_TEST_DATABASE_URL is not set";
+            println!("skipped: {reason}");
+            // `test.sh` counts and lists skips from this file.
+            if let Ok(path) = std::env::var("TRADEQ_SKIP_LOG") {
+                use std::io::Write;
+                let test = std::thread::current().name().unwrap_or("?").to_string();
+                if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
+                    let _ = writeln!(f, "tradeq-store postgres::{test}: {reason}");
+                }
+            }
             None
         }
     }

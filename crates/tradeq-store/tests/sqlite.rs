@@ -289,6 +289,7 @@ async fn record_cache_can_be_turned_off() {
     let url = format!("sqlite://{}", dir.path().join("nocache.db").display());
     let options = tradeq_store::StoreOptions {
         record_cache_entries: 0,
+        ..Default::default()
     };
     let store = SqliteStore::open_with(&url, &options).await.unwrap();
     let trade = suite::alipay("T1", "O1", suite::SELLER, "2014-11-27 15:45:57", 1);
@@ -308,4 +309,44 @@ async fn record_cache_can_be_turned_off() {
     }
     assert_eq!(store.record_cache_hits(), 0);
     store.close().await;
+}
+
+#[tokio::test]
+async fn used_nonces_outlive_the_store_and_leave_the_record_cache_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("n.db").display());
+    let now = chrono::Utc::now();
+    let expires = now + chrono::Duration::minutes(10);
+    let store = SqliteStore::open(&url).await.unwrap();
+    let trade = suite::alipay("T1", "O1", suite::SELLER, "2014-11-27 15:45:57", 1);
+    store.upsert(&trade).await.unwrap();
+    async fn find(s: &SqliteStore) -> Option<tradeq_model::Record> {
+        let s: &dyn Store = s;
+        s.find(
+            RecordKind::AlipayTrade,
+            suite::SELLER,
+            KeyKind::Primary,
+            "T1",
+        )
+        .await
+        .unwrap()
+    }
+    assert_eq!(find(&store).await, Some(trade.clone()));
+    assert_eq!(find(&store).await, Some(trade.clone()));
+    let hits = store.record_cache_hits();
+    assert!(hits >= 1);
+    // A v3 request's claim commits, but not to the records' file: the cache stays valid.
+    assert!(store.claim("app", "n1", expires, now).await.unwrap());
+    assert_eq!(find(&store).await, Some(trade.clone()));
+    assert_eq!(store.record_cache_hits(), hits + 1);
+    store.close().await;
+    drop(store);
+
+    let reopened = SqliteStore::open(&url).await.unwrap();
+    assert!(
+        !reopened.claim("app", "n1", expires, now).await.unwrap(),
+        "a nonce used before the restart was accepted again"
+    );
+    assert!(reopened.claim("app", "n2", expires, now).await.unwrap());
+    reopened.close().await;
 }

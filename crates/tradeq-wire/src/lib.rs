@@ -5,6 +5,7 @@
 //! Nothing here performs I/O or needs an async runtime, so the server and the client share one
 //! implementation of every byte that crosses the wire.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod alipay;

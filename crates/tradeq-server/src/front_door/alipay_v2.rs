@@ -339,21 +339,25 @@ fn finish(
     method: &str,
     trace: Trace,
 ) -> Response {
-    let outcome = if result.is_ok() { "success" } else { "error" };
-    let inner = match &result {
+    let mut outcome = if result.is_ok() { "success" } else { "error" };
+    let mut inner = match &result {
         Ok(inner) => inner.clone(),
         Err(e) => error_inner_json(e),
     };
     // Gateway errors raised before decryption travel in clear; answers after it are encrypted.
-    let encrypted = match (&reply.aes_key, &result) {
-        (Some(key), _) => match aes_encrypt(key, &reply.charset.encode(&inner)) {
+    // An answer that cannot be encrypted is never sent in clear: the caller asked for its data
+    // to stay encrypted, so it gets the gateway's system error instead (as v3 does).
+    let encrypted = match &reply.aes_key {
+        Some(key) => match aes_encrypt(key, &reply.charset.encode(&inner)) {
             Ok(ct) => Some(ct),
             Err(e) => {
-                tracing::error!(error = %e, "encrypting an answer failed");
+                tracing::error!(error = %e, "encrypting an answer failed; answering a system error");
+                inner = error_inner_json(&V2Error::system_error());
+                outcome = "error";
                 None
             }
         },
-        _ => None,
+        None => None,
     };
     let signed_text = match &encrypted {
         Some(ct) => signed_content_for_encrypted(ct),
@@ -416,5 +420,38 @@ fn v2_caller_error(e: AlipayCallerError) -> V2Error {
         AlipayCallerError::UnusableKeys => V2Error::missing_signature_config(),
         AlipayCallerError::InvalidToken => V2Error::invalid_app_auth_token(),
         AlipayCallerError::ExpiredToken => V2Error::app_auth_token_time_out(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_answer_that_cannot_be_encrypted_is_never_sent_in_clear() {
+        let store = tradeq_store::open("sqlite::memory:").await.unwrap();
+        let nonces = store.clone().nonce_store();
+        let state = AppState::new(
+            store,
+            nonces,
+            crate::ServerConfig::default(),
+            "t".to_string(),
+        );
+        let reply = Reply {
+            key: response_key("alipay.trade.query"),
+            charset: Charset::Utf8,
+            signer: None,
+            // Not a base64 AES key: encryption fails.
+            aes_key: Some("%%% not a key %%%".to_string()),
+        };
+        let secret = r#"{"code":"10000","msg":"Success","buyer_logon_id":"secret-buyer"}"#;
+        let res = finish(&state, &reply, Ok(secret.to_string()), "trace", "m");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.contains("secret-buyer"), "{text}");
+        assert!(text.contains("\"code\":\"20000\""), "{text}");
+        assert!(text.contains("isp.unknow-error"), "{text}");
     }
 }

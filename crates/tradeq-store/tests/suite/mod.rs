@@ -10,7 +10,7 @@ use serde_json::json;
 
 use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_model::{KeyKind, Record, RecordKind, Timestamp};
-use tradeq_store::{Store, StoreError, WriteOutcome};
+use tradeq_store::{ImportCheckpoint, Store, StoreError, WriteOutcome};
 
 /// Generates one `#[tokio::test]` per suite case, each calling `$harness(case)`.
 macro_rules! store_suite {
@@ -42,6 +42,7 @@ macro_rules! store_suite {
             credential_of_unknown_app_is_refused,
             nonce_claim_replay_expiry,
             meta_values,
+            import_checkpoint_commits_with_its_batch,
         );
     };
     (@cases $harness:path; $($case:ident),* $(,)?) => {
@@ -1448,4 +1449,43 @@ pub async fn meta_values(store: Arc<dyn Store>) {
         store.get_meta("schema_note").await.unwrap().as_deref(),
         Some("")
     );
+}
+
+pub async fn import_checkpoint_commits_with_its_batch(store: Arc<dyn Store>) {
+    let kind = RecordKind::AlipayTrade;
+    assert_eq!(store.import_checkpoint("f1", kind).await.unwrap(), None);
+    let mut cp = ImportCheckpoint {
+        file_id: "f1".to_string(),
+        kind,
+        file_len: 1234,
+        modified_ns: 1_700_000_000_123_456_789,
+        byte_offset: 600,
+        line: 2,
+    };
+    let out = store
+        .upsert_batch_checkpointed(&[seed_trade("2014-11-27 15:45:57", 1)], &cp)
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(matches!(out[0], Ok(WriteOutcome::Inserted)));
+    assert_eq!(
+        store.import_checkpoint("f1", kind).await.unwrap(),
+        Some(cp.clone())
+    );
+    // Per file and kind.
+    assert_eq!(
+        store
+            .import_checkpoint("f1", RecordKind::OmniOrder)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.import_checkpoint("f2", kind).await.unwrap(), None);
+    // A batch of nothing but rejected lines still moves the checkpoint on.
+    cp.byte_offset = 900;
+    cp.line = 3;
+    store.upsert_batch_checkpointed(&[], &cp).await.unwrap();
+    assert_eq!(store.import_checkpoint("f1", kind).await.unwrap(), Some(cp));
+    store.clear_import_checkpoint("f1", kind).await.unwrap();
+    assert_eq!(store.import_checkpoint("f1", kind).await.unwrap(), None);
 }
