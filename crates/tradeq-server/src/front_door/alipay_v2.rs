@@ -375,7 +375,12 @@ fn finish(
     };
     record_request("alipay_v2", method, outcome);
     let journal_outcome = match &result {
-        Ok(_) => Outcome::success(),
+        Ok(_) if outcome == "success" => Outcome::success(),
+        // The answer could not be encrypted: the system error was sent instead.
+        Ok(_) => {
+            let e = V2Error::system_error();
+            Outcome::error(e.code, Some(e.sub_code))
+        }
         Err(e) => Outcome::error(e.code, (!e.sub_code.is_empty()).then(|| e.sub_code.clone())),
     };
     state.sandbox.record(trace, journal_outcome, &body);
@@ -445,7 +450,8 @@ mod tests {
             aes_key: Some("%%% not a key %%%".to_string()),
         };
         let secret = r#"{"code":"10000","msg":"Success","buyer_logon_id":"secret-buyer"}"#;
-        let res = finish(&state, &reply, Ok(secret.to_string()), "trace", "m");
+        let trace = Trace::new(FrontDoor::AlipayV2, "trace");
+        let res = finish(&state, &reply, Ok(secret.to_string()), "trace", "m", trace);
         let body = axum::body::to_bytes(res.into_body(), 1 << 20)
             .await
             .unwrap();
