@@ -13,6 +13,7 @@ mod apps;
 mod faults;
 mod generate;
 mod import;
+mod journal;
 mod keys;
 mod private_files;
 mod query;
@@ -53,6 +54,10 @@ pub enum Command {
     Snapshot(sandbox::SnapshotArgs),
     /// Record lifecycles: templates, attaching one, progress.
     Lifecycle(sandbox::LifecycleArgs),
+    /// Show a running server's request journal (this node's), or follow it live.
+    Journal(journal::JournalArgs),
+    /// Explain why a request was refused: a journal entry, or a raw request.
+    Explain(journal::ExplainArgs),
 }
 
 /// Where the data lives; shared by every command that opens the store.
@@ -146,6 +151,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clock(args) => faults::run_clock(args).await,
         Command::Snapshot(args) => sandbox::run_snapshot(args).await,
         Command::Lifecycle(args) => sandbox::run_lifecycle(args).await,
+        Command::Journal(args) => journal::run_journal(args).await,
+        Command::Explain(args) => journal::run_explain(args).await,
     }
 }
 

@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Install the demo data set and credentials on first start (kept afterwards).
     #[arg(long)]
     demo: bool,
+    /// Append a short English hint to the sub_msg of a refused signature or timestamp (on by
+    /// default with --demo).
+    #[arg(long)]
+    explain_in_errors: bool,
 }
 
 /// The configuration file: every setting optional.
@@ -61,6 +65,10 @@ struct FileConfig {
     request_timestamps_follow_clock: Option<bool>,
     /// Fault rules installed at start (JSON array or NDJSON).
     faults_file: Option<PathBuf>,
+    journal_max_entries: Option<usize>,
+    journal_max_bytes: Option<usize>,
+    journal_body_bytes: Option<usize>,
+    explain_in_errors: Option<bool>,
     database_timeout_ms: Option<u64>,
     read_busy_timeout_ms: Option<u64>,
     header_read_timeout_secs: Option<u64>,
@@ -112,6 +120,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         admin_max_connections,
         drain_timeout_secs
     );
+    overlay!(
+        journal_max_entries,
+        journal_max_bytes,
+        journal_body_bytes,
+        explain_in_errors
+    );
+    // The demo is for integrating: hints in the answers unless the file turns them off.
+    config.explain_in_errors =
+        args.explain_in_errors || file.explain_in_errors.unwrap_or(args.demo);
     config.validate()?;
     let store_args = StoreArgs {
         data_dir: args.store.data_dir.clone().or(file.data_dir.clone()),

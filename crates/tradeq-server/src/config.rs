@@ -35,6 +35,14 @@ pub struct ServerConfig {
     /// Whether request timestamp windows read the sandbox clock instead of real time (off: real
     /// clients keep working whatever the clock says).
     pub request_timestamps_follow_clock: bool,
+    /// Request journal: entries kept at most (0 turns the journal off).
+    pub journal_max_entries: usize,
+    /// Request journal: bytes kept at most (0 turns the journal off).
+    pub journal_max_bytes: usize,
+    /// Request journal: bytes of each answer body kept.
+    pub journal_body_bytes: usize,
+    /// Append a short English hint to the `sub_msg` of a refused signature or timestamp.
+    pub explain_in_errors: bool,
     /// How long (ms) a request waits for a PostgreSQL connection before it is answered with the
     /// protocol's retryable error: while the database is away, every answer takes this long.
     pub database_timeout_ms: u64,
@@ -129,6 +137,24 @@ impl ServerConfig {
             3_600_000,
         )?;
         check(
+            "journal_max_entries",
+            bytes(self.journal_max_entries),
+            0,
+            10_000_000,
+        )?;
+        check(
+            "journal_max_bytes",
+            bytes(self.journal_max_bytes),
+            0,
+            16 << 30,
+        )?;
+        check(
+            "journal_body_bytes",
+            bytes(self.journal_body_bytes),
+            0,
+            16 << 20,
+        )?;
+        check(
             "database_timeout_ms",
             i64::try_from(self.database_timeout_ms).unwrap_or(i64::MAX),
             10,
@@ -171,6 +197,17 @@ impl ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// The request journal's bounds.
+    pub fn journal(&self) -> crate::sandbox::journal::JournalConfig {
+        crate::sandbox::journal::JournalConfig {
+            max_entries: self.journal_max_entries,
+            max_bytes: self.journal_max_bytes,
+            body_bytes: self.journal_body_bytes,
+        }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -186,6 +223,10 @@ impl Default for ServerConfig {
             sandbox_refresh_ms: 1_000,
             fault_max_timeout_ms: 60_000,
             request_timestamps_follow_clock: false,
+            journal_max_entries: 10_000,
+            journal_max_bytes: 64 << 20,
+            journal_body_bytes: 8 << 10,
+            explain_in_errors: false,
             database_timeout_ms: 500,
             read_busy_timeout_ms: 100,
             header_read_timeout_secs: 10,

@@ -88,7 +88,10 @@ pub fn protocol_router(state: AppState) -> Router {
         .fallback(front_door::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(CatchPanicLayer::custom(front_door::panic_response))
-        .layer(TraceLayer::new_for_http())
+        // The path only: queries carry `sign`, `session` and `app_auth_token`.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .with_state(state)
 }
 
@@ -172,6 +175,7 @@ pub async fn serve(
         stop.clone(),
         tracker.clone(),
     );
+    let sandbox = state.sandbox.clone();
     let admin_router = admin::router(state);
     let admin = serve_listener(
         listeners.admin,
@@ -201,6 +205,8 @@ pub async fn serve(
         "shutting down: draining in-flight requests (at most {} s)",
         config.drain_timeout_secs
     );
+    // Live journal streams never end on their own.
+    sandbox.journal.close_live();
     let _ = drain_tx.send(true);
     let _ = accepting.await;
     tracker.close();

@@ -55,14 +55,17 @@ impl AppState {
         let credentials = Arc::new(CredentialCache::new(std::time::Duration::from_millis(
             config.credential_cache_ttl_ms,
         )));
-        let sandbox = Arc::new(Sandbox::new(
-            store.clone(),
-            SandboxSettings {
-                refresh: std::time::Duration::from_millis(config.sandbox_refresh_ms.max(1)),
-                max_timeout_ms: config.fault_max_timeout_ms,
-                request_timestamps_follow_clock: config.request_timestamps_follow_clock,
-            },
-        ));
+        let sandbox = Arc::new(
+            Sandbox::new(
+                store.clone(),
+                SandboxSettings {
+                    refresh: std::time::Duration::from_millis(config.sandbox_refresh_ms.max(1)),
+                    max_timeout_ms: config.fault_max_timeout_ms,
+                    request_timestamps_follow_clock: config.request_timestamps_follow_clock,
+                },
+            )
+            .with_journal(config.journal()),
+        );
         sandbox.start_refresher();
         AppState {
             store,

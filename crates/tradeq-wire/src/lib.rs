@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod alipay;
+pub mod diagnosis;
 pub mod methods;
 pub mod params;
 pub mod time;

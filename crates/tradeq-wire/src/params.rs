@@ -395,6 +395,14 @@ pub fn encode_form<'a>(
     out
 }
 
+/// One value form-encoded as [`encode_form`] writes it (`%XX` bytes in `charset`, `+` for a
+/// space): how a client that signs encoded values wrote it.
+pub fn form_escape(value: &str, charset: Charset) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    form_escape_into(&charset.encode(value), &mut out);
+    out
+}
+
 fn form_escape_into(bytes: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {

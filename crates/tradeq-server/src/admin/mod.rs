@@ -26,6 +26,7 @@ use crate::state::AppState;
 pub mod credentials;
 pub mod error;
 pub mod extract;
+pub mod journal;
 pub mod lifecycle;
 pub mod listing;
 pub mod records;
@@ -67,6 +68,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/faults/{id}", &["DELETE"]),
     ("/v1/clock", &["GET", "PUT"]),
     ("/v1/clock/advance", &["POST"]),
+    ("/v1/journal", &["GET", "DELETE"]),
+    ("/v1/journal/stream", &["GET"]),
+    ("/v1/journal/{id}", &["GET"]),
+    ("/v1/explain", &["POST"]),
 ];
 
 /// The administration router.
@@ -146,6 +151,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/clock", get(sandbox::get_clock).put(sandbox::put_clock))
         .route("/v1/clock/advance", post(sandbox::advance_clock))
+        .route("/v1/journal", get(journal::list).delete(journal::clear))
+        .route("/v1/journal/stream", get(journal::stream))
+        .route("/v1/journal/{id}", get(journal::get_one))
+        .route("/v1/explain", post(journal::explain))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
 
     public

@@ -33,7 +33,8 @@ use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
 use crate::metrics::record_request;
 use crate::sandbox::error_catalogue::InjectedError;
 use crate::sandbox::faults::{self, Signature};
-use crate::sandbox::{FrontDoor, Trace};
+use crate::sandbox::journal::{JournalParams, Outcome, SignBasis, Verification};
+use crate::sandbox::{diagnose, FrontDoor, Trace};
 use crate::state::AppState;
 
 /// How the answer is to be written: its key, and the app that signs it (when known).
@@ -69,7 +70,7 @@ pub async fn handle(
                 "参数无效: 请求体过大或无法读取 ({})",
                 rejection.body_text()
             ));
-            return finish(&state, &reply, Err(err), &trace_id, "-");
+            return finish(&state, &reply, Err(err), &trace_id, "-", trace);
         }
     };
     let (charset, charset_ok) = request_charset(uri.query(), &body);
@@ -81,10 +82,16 @@ pub async fn handle(
     };
     let params = match collect(uri.query(), &headers, &body, charset) {
         Ok(p) => p,
-        Err(e) => return finish(&state, &reply, Err(param_error(&e)), &trace_id, "-"),
+        Err(e) => return finish(&state, &reply, Err(param_error(&e)), &trace_id, "-", trace),
     };
     let method_name = params.get("method").unwrap_or("-").to_string();
+    if state.sandbox.journal.enabled() {
+        trace.params = Some(JournalParams::capture(params.iter()));
+        trace.sign_basis = Some(SignBasis::AlipayV2 { charset });
+    }
     if !charset_ok {
+        trace.method = params.get("method").map(str::to_string);
+        trace.app = params.get("app_id").map(str::to_string);
         if let Some(m) = known_method(&params) {
             reply.key = response_key(m.name());
         }
@@ -94,12 +101,15 @@ pub async fn handle(
             Err(V2Error::invalid_charset()),
             &trace_id,
             &method_name,
+            trace,
         );
     }
     let result = answer(&state, &params, &mut reply, &mut trace).await;
-    let response = finish(&state, &reply, result, &trace_id, &method_name);
+    // The journal takes the trace; the fault still shapes the answer after it.
+    let fault = trace.fault.clone();
+    let response = finish(&state, &reply, result, &trace_id, &method_name, trace);
     faults::shape(
-        trace.fault.as_ref(),
+        fault.as_ref(),
         response,
         Signature::BodySign,
         state.config.fault_max_timeout_ms,
@@ -116,7 +126,7 @@ fn known_method(params: &ParamSet) -> Option<Method> {
 
 /// The request charset: the `charset` parameter, read raw from the URL (where every SDK puts it)
 /// or else the body, before anything is decoded with it. `false` when it names no known charset.
-fn request_charset(query: Option<&str>, body: &[u8]) -> (Charset, bool) {
+pub(crate) fn request_charset(query: Option<&str>, body: &[u8]) -> (Charset, bool) {
     let raw = query
         .and_then(|q| raw_form_value(q.as_bytes(), "charset"))
         .or_else(|| raw_form_value(body, "charset"));
@@ -178,13 +188,36 @@ async fn answer(
             .unwrap_or(SignType::Rsa2);
         reply.signer = Some((app.clone(), sign_type));
     }
-    let common = common?;
+    let common = match common {
+        Ok(common) => common,
+        Err(e) if e.sub_code == "isv.invalid-timestamp" => {
+            trace.verification = Verification::Failed;
+            let value = params.get("timestamp");
+            let parsed = value.and_then(tradeq_wire::time::parse_gmt8);
+            let findings = diagnose::timestamp(value, parsed, now, window, false);
+            return Err(explained(state, trace, "v2 timestamp refused", e, findings));
+        }
+        Err(e) => return Err(e),
+    };
     let (method, app) = match (method, app) {
         (Some(m), Some(a)) => (m, a),
         (None, _) => return Err(V2Error::invalid_method()),
         (Some(_), None) => return Err(V2Error::invalid_app_id()),
     };
-    authenticate(&app, &common, params).await?;
+    if let Err(e) = authenticate(&app, &common, params).await {
+        trace.verification = Verification::Failed;
+        if e.sub_code != "isv.invalid-signature" {
+            return Err(e);
+        }
+        let pairs: Vec<(&str, &str)> = params.iter().collect();
+        let findings = if diagnose::within_budget(state) {
+            diagnose::v2_signature(state, &app, &pairs, common.charset).await
+        } else {
+            diagnose::skipped()
+        };
+        return Err(explained(state, trace, "v2 signature refused", e, findings));
+    }
+    trace.verification = Verification::Verified;
     // Request timestamps are checked against real time above; business rules read the
     // sandbox clock.
     let now = state.sandbox.now();
@@ -213,6 +246,25 @@ async fn answer(
         Ok(node) => Ok(success_inner_json(&node)),
         Err(e) => Err(method_error(e)),
     }
+}
+
+/// Logs and journals the findings about a refused request, and appends the hint to its
+/// `sub_msg` when `explain_in_errors` is on.
+fn explained(
+    state: &AppState,
+    trace: &mut Trace,
+    what: &str,
+    mut err: V2Error,
+    findings: Vec<String>,
+) -> V2Error {
+    diagnose::log(trace, what, &findings);
+    if state.config.explain_in_errors {
+        if let Some(hint) = diagnose::hint(&findings) {
+            err.sub_msg.push_str(&hint);
+        }
+    }
+    trace.diagnosis = findings;
+    err
 }
 
 async fn authenticate(
@@ -302,6 +354,7 @@ fn finish(
     result: Result<String, V2Error>,
     trace_id: &str,
     method: &str,
+    trace: Trace,
 ) -> Response {
     let mut outcome = if result.is_ok() { "success" } else { "error" };
     let mut inner = match &result {
@@ -338,6 +391,16 @@ fn finish(
         None => envelope(&reply.key, &inner, sign.as_deref()),
     };
     record_request("alipay_v2", method, outcome);
+    let journal_outcome = match &result {
+        Ok(_) if outcome == "success" => Outcome::success(),
+        // The answer could not be encrypted: the system error was sent instead.
+        Ok(_) => {
+            let e = V2Error::system_error();
+            Outcome::error(e.code, Some(e.sub_code))
+        }
+        Err(e) => Outcome::error(e.code, (!e.sub_code.is_empty()).then(|| e.sub_code.clone())),
+    };
+    state.sandbox.record(trace, journal_outcome, &body);
     let mut res = reply.charset.encode(&body).into_response();
     let h = res.headers_mut();
     let content_type = format!("application/json;charset={}", reply.charset.label());
@@ -404,7 +467,8 @@ mod tests {
             aes_key: Some("%%% not a key %%%".to_string()),
         };
         let secret = r#"{"code":"10000","msg":"Success","buyer_logon_id":"secret-buyer"}"#;
-        let res = finish(&state, &reply, Ok(secret.to_string()), "trace", "m");
+        let trace = Trace::new(FrontDoor::AlipayV2, "trace");
+        let res = finish(&state, &reply, Ok(secret.to_string()), "trace", "m", trace);
         let body = axum::body::to_bytes(res.into_body(), 1 << 20)
             .await
             .unwrap();

@@ -38,7 +38,8 @@ use crate::methods::{self, Caller, Method, MethodCtx, MethodError};
 use crate::metrics::record_request;
 use crate::sandbox::error_catalogue::InjectedError;
 use crate::sandbox::faults::{self, Signature};
-use crate::sandbox::{FrontDoor, Trace};
+use crate::sandbox::journal::{mask_secret, Outcome, SignBasis, Verification};
+use crate::sandbox::{diagnose, FrontDoor, Trace};
 use crate::state::AppState;
 
 const APP_AUTH_TOKEN_HEADER: &str = "alipay-app-auth-token";
@@ -93,13 +94,20 @@ pub async fn handle(
             }),
         (other, _) => other.map(|plain| (plain, false)),
     };
-    let (status, body, encrypted, outcome) = match result {
-        Ok((body, encrypted)) => (StatusCode::OK, body, encrypted, "success"),
+    let (status, body, encrypted, outcome, journal_outcome) = match result {
+        Ok((body, encrypted)) => (
+            StatusCode::OK,
+            body,
+            encrypted,
+            "success",
+            Outcome::success(),
+        ),
         Err(e) => (
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             error_body(&e, &trace_id),
             false,
             "error",
+            Outcome::error(e.code.clone(), None),
         ),
     };
     // The label is a served method or "-": a raw path would let any client mint new series.
@@ -107,9 +115,15 @@ pub async fn handle(
         .and_then(|m| Method::from_name(&m))
         .map_or("-", |m| m.name());
     record_request("alipay_v3", method, outcome);
+    // Journaled after signing, so the latency covers the whole answer.
+    let journal_body = state.sandbox.journal.enabled().then(|| body.clone());
     let response = respond(status, body, encrypted, reply.signer, &trace_id);
+    let fault = trace.fault.clone();
+    if let Some(body) = journal_body {
+        state.sandbox.record(trace, journal_outcome, &body);
+    }
     faults::shape(
-        trace.fault.as_ref(),
+        fault.as_ref(),
         response,
         Signature::Header,
         state.config.fault_max_timeout_ms,
@@ -150,7 +164,16 @@ async fn answer(
         return Err(V3Error::invalid_method());
     }
     let window = Duration::seconds(state.config.v3_timestamp_window_secs);
-    let expires_at = check_timestamp(window, &auth, now)?;
+    let expires_at = match check_timestamp(window, &auth, now) {
+        Ok(t) => t,
+        Err(e) => {
+            trace.verification = Verification::Failed;
+            let parsed = DateTime::<Utc>::from_timestamp_millis(auth.timestamp_ms);
+            let value = auth.timestamp_ms.to_string();
+            let findings = diagnose::timestamp(Some(&value), parsed, now, window, true);
+            return Err(explained(state, trace, "v3 timestamp refused", e, findings));
+        }
+    };
     let token = match headers.get(APP_AUTH_TOKEN_HEADER) {
         None => None,
         Some(v) => Some(
@@ -159,7 +182,40 @@ async fn answer(
                 .to_string(),
         ),
     };
-    verify(&app, &auth, http_method, uri, body, token.as_deref()).await?;
+    let target = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
+    if state.sandbox.journal.enabled() {
+        trace.sign_basis = Some(SignBasis::AlipayV3 {
+            auth_string: auth.auth_string.clone(),
+            http_method: http_method.as_str().to_string(),
+            target: target.clone(),
+            body: String::from_utf8_lossy(body).into_owned(),
+            app_auth_token: token.as_deref().map(mask_secret),
+        });
+    }
+    if let Err(e) = verify(&app, &auth, http_method, uri, body, token.as_deref()).await {
+        trace.verification = Verification::Failed;
+        if e.code != "invalid-signature" || !app.app.sign_types.iter().any(|t| t == "RSA2") {
+            return Err(e);
+        }
+        let signed = tradeq_wire::diagnosis::alipay_v3::V3Signed {
+            auth_string: &auth.auth_string,
+            http_method: http_method.as_str(),
+            target: &target,
+            body,
+            app_auth_token: token.as_deref(),
+            sign: &auth.sign,
+        };
+        let shown = token.as_deref().map(mask_secret);
+        let findings = if diagnose::within_budget(state) {
+            diagnose::v3_signature(state, &app, &signed, shown.as_deref()).await
+        } else {
+            diagnose::skipped()
+        };
+        return Err(explained(state, trace, "v3 signature refused", e, findings));
+    }
+    trace.verification = Verification::Verified;
     // Only an authenticated request may spend a nonce, so junk cannot fill the memory.
     let fresh = state
         .nonces
@@ -212,9 +268,28 @@ async fn answer(
     }
 }
 
+/// Logs and journals the findings about a refused request, and appends the hint to its message
+/// when `explain_in_errors` is on.
+fn explained(
+    state: &AppState,
+    trace: &mut Trace,
+    what: &str,
+    mut err: V3Error,
+    findings: Vec<String>,
+) -> V3Error {
+    diagnose::log(trace, what, &findings);
+    if state.config.explain_in_errors {
+        if let Some(hint) = diagnose::hint(&findings) {
+            err.message.push_str(&hint);
+        }
+    }
+    trace.diagnosis = findings;
+    err
+}
+
 /// The timestamp must be within the window, or when `expired_seconds` is sent, not past
 /// `timestamp + expired_seconds`. Returns until when the nonce must be remembered.
-fn check_timestamp(
+pub(crate) fn check_timestamp(
     window: Duration,
     auth: &V3Auth,
     now: DateTime<Utc>,

@@ -24,7 +24,8 @@ use crate::methods::{self, Caller, Method, MethodCtx, MethodError, Platform};
 use crate::metrics::record_request;
 use crate::sandbox::error_catalogue::InjectedError;
 use crate::sandbox::faults::{self, Signature};
-use crate::sandbox::{FrontDoor, Trace};
+use crate::sandbox::journal::{JournalParams, Outcome, SignBasis, Verification};
+use crate::sandbox::{diagnose, FrontDoor, Trace};
 use crate::state::AppState;
 
 fn store_failure(err: impl std::fmt::Display) -> TopError {
@@ -45,7 +46,8 @@ pub async fn serve_request(state: AppState, req: Request) -> Response {
         Ok(response) => response,
         Err(panic) => super::panic_response(panic),
     };
-    tracing::debug!(method = %parts.method, uri = %parts.uri, status = %response.status(), "answered");
+    // The path only: the query holds `session` and `sign`.
+    tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = %response.status(), "answered");
     response
 }
 
@@ -64,7 +66,7 @@ async fn respond_to(
         Ok(b) => b,
         Err(reason) => {
             let err = TopError::new(43, "Parameter error").with_sub_msg(reason);
-            return error_response(early_format(uri.query(), &[]), &err, &request_id, "-");
+            return error_response(state, early_format(uri.query(), &[]), &err, "-", trace);
         }
     };
     let params = match collect(uri.query(), headers, &body, Charset::Utf8) {
@@ -74,9 +76,13 @@ async fn respond_to(
                 Some(name) => TopError::invalid_arguments(name),
                 None => TopError::new(43, "Parameter error").with_sub_msg(e.to_string()),
             };
-            return error_response(early_format(uri.query(), &body), &err, &request_id, "-");
+            return error_response(state, early_format(uri.query(), &body), &err, "-", trace);
         }
     };
+    if state.sandbox.journal.enabled() {
+        trace.params = Some(JournalParams::capture(params.iter()));
+        trace.sign_basis = Some(SignBasis::Top);
+    }
     // Errors use the requested format whenever it can be read, even before other checks pass.
     let format = params
         .get("format")
@@ -85,9 +91,14 @@ async fn respond_to(
     let method_name = params.get("method").unwrap_or("-").to_string();
     if http_method != HttpMethod::GET && http_method != HttpMethod::POST {
         let err = TopError::new(9, "Http action not allowed");
-        return error_response(format, &err, &request_id, &method_name);
+        trace.method = params.get("method").map(str::to_string);
+        trace.app = params.get("app_key").map(str::to_string);
+        return error_response(state, format, &err, &method_name, trace);
     }
-    let response = match answer(state, &params, &mut trace).await {
+    let result = answer(state, &params, &mut trace).await;
+    // The journal takes the trace; the fault still shapes the answer after it.
+    let fault = trace.fault.clone();
+    let response = match result {
         Ok((common, method, node)) => {
             let body = top::render(
                 common.format,
@@ -97,12 +108,13 @@ async fn respond_to(
                 &request_id,
             );
             record_request("top", method.name(), "success");
+            state.sandbox.record(trace, Outcome::success(), &body);
             respond(common.format, body)
         }
-        Err(err) => error_response(format, &err, &request_id, &method_name),
+        Err(err) => error_response(state, format, &err, &method_name, trace),
     };
     faults::shape(
-        trace.fault.as_ref(),
+        fault.as_ref(),
         response,
         Signature::None,
         state.config.fault_max_timeout_ms,
@@ -135,9 +147,25 @@ async fn answer(
     // `Duration::seconds` panics past ±i64::MAX ms; an absurd setting falls back to the default.
     let window = chrono::Duration::try_seconds(state.config.top_timestamp_window_secs)
         .unwrap_or(top::request::TIMESTAMP_WINDOW);
-    let common = top::read_common_within(&pairs, now, window, |m| {
+    let common = match top::read_common_within(&pairs, now, window, |m| {
         Method::from_name(m).is_some_and(|m| m.platform() == Platform::Top)
-    })?;
+    }) {
+        Ok(common) => common,
+        Err(e) if e.code == TopError::invalid_timestamp().code => {
+            trace.verification = Verification::Failed;
+            let value = params.get("timestamp");
+            let parsed = value.and_then(top::request::parse_timestamp);
+            let findings = diagnose::timestamp(value, parsed, now, window, true);
+            return Err(explained(
+                state,
+                trace,
+                "TOP timestamp refused",
+                e,
+                findings,
+            ));
+        }
+        Err(e) => return Err(e),
+    };
     let method = Method::from_name(&common.method).ok_or_else(TopError::invalid_method)?;
     let app = state
         .credentials
@@ -145,7 +173,29 @@ async fn answer(
         .await
         .map_err(store_failure)?
         .ok_or_else(TopError::invalid_app_key)?;
-    authenticate(&app, &common, params)?;
+    if let Err(e) = authenticate(&app, &common, params) {
+        trace.verification = Verification::Failed;
+        let checked = app
+            .sign_methods
+            .iter()
+            .any(|m| SignMethod::from_param(m) == Some(common.sign_method));
+        if !checked {
+            return Err(e);
+        }
+        let findings = if diagnose::within_budget(state) {
+            diagnose::top_signature(state, &app, &pairs).await
+        } else {
+            diagnose::skipped()
+        };
+        return Err(explained(
+            state,
+            trace,
+            "TOP signature refused",
+            e,
+            findings,
+        ));
+    }
+    trace.verification = Verification::Verified;
     // Request timestamps are checked against real time above; business rules read the
     // sandbox clock.
     let now = state.sandbox.now();
@@ -176,6 +226,27 @@ async fn answer(
         Ok(node) => Ok((common, method, node)),
         Err(e) => Err(method_error(e)),
     }
+}
+
+/// Logs and journals the findings about a refused request, and appends the hint to its
+/// `sub_msg` when `explain_in_errors` is on.
+fn explained(
+    state: &AppState,
+    trace: &mut Trace,
+    what: &str,
+    mut err: TopError,
+    findings: Vec<String>,
+) -> TopError {
+    diagnose::log(trace, what, &findings);
+    if state.config.explain_in_errors {
+        if let Some(hint) = diagnose::hint(&findings) {
+            let mut sub_msg = err.sub_msg.take().unwrap_or_default();
+            sub_msg.push_str(&hint);
+            err.sub_msg = Some(sub_msg.trim_start().to_string());
+        }
+    }
+    trace.diagnosis = findings;
+    err
 }
 
 fn authenticate(app: &TopApp, common: &TopCommon, params: &ParamSet) -> Result<(), TopError> {
@@ -232,9 +303,18 @@ fn method_error(e: MethodError) -> TopError {
     }
 }
 
-fn error_response(format: TopFormat, err: &TopError, request_id: &str, method: &str) -> Response {
+fn error_response(
+    state: &AppState,
+    format: TopFormat,
+    err: &TopError,
+    method: &str,
+    trace: Trace,
+) -> Response {
     record_request("top", method, "error");
-    respond(format, top::render_error(format, err, request_id))
+    let body = top::render_error(format, err, &trace.id);
+    let outcome = Outcome::error(err.code.to_string(), err.sub_code.clone());
+    state.sandbox.record(trace, outcome, &body);
+    respond(format, body)
 }
 
 fn respond(format: TopFormat, body: String) -> Response {

@@ -17,6 +17,12 @@ pub mod lifecycle;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+pub mod diagnose;
+pub mod explain;
+pub mod journal;
+
+use journal::{Journal, JournalParams, Outcome, SignBasis, Verification};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -134,6 +140,14 @@ pub struct Trace {
     pub biz: Option<Map<String, Value>>,
     /// The fault applied, if any.
     pub fault: Option<AppliedFault>,
+    /// The received parameters, masked, for the journal (only copied when it is on).
+    pub params: Option<JournalParams>,
+    /// What the string the server verified is computed from.
+    pub sign_basis: Option<SignBasis>,
+    /// How far authentication went.
+    pub verification: Verification,
+    /// Why authentication failed, in plain English (filled only on failure).
+    pub diagnosis: Vec<String>,
 }
 
 impl Trace {
@@ -150,6 +164,10 @@ impl Trace {
             record_key: None,
             biz: None,
             fault: None,
+            params: None,
+            sign_basis: None,
+            verification: Verification::NotReached,
+            diagnosis: Vec::new(),
         }
     }
 
@@ -213,6 +231,10 @@ pub struct Sandbox {
     settings: SandboxSettings,
     faults: faults::FaultRules,
     clock: RwLock<ClockSetting>,
+    /// This node's request journal.
+    pub journal: Journal,
+    /// Bounds the signature diagnoses run per second.
+    pub diagnosis_budget: diagnose::Budget,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -226,14 +248,27 @@ impl std::fmt::Debug for Sandbox {
 
 impl Sandbox {
     /// A sandbox over `store`, with real time and no rules until [`Sandbox::refresh`] reads
-    /// the store.
+    /// the store, and a journal of the default bounds.
     pub fn new(store: Arc<dyn Store>, settings: SandboxSettings) -> Sandbox {
         Sandbox {
             store,
             settings,
             faults: faults::FaultRules::default(),
             clock: RwLock::new(ClockSetting::Real),
+            journal: Journal::default(),
+            diagnosis_budget: diagnose::Budget::default(),
         }
+    }
+
+    /// The same sandbox with a journal of these bounds.
+    pub fn with_journal(mut self, config: journal::JournalConfig) -> Sandbox {
+        self.journal = Journal::new(config);
+        self
+    }
+
+    /// Records a request in the journal (a no-op when the journal is off).
+    pub fn record(&self, trace: Trace, outcome: Outcome, response: &str) {
+        self.journal.record(trace, outcome, response);
     }
 
     /// Its settings.
