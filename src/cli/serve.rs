@@ -37,10 +37,16 @@ pub struct ServeArgs {
     /// Install the demo data set and credentials on first start (kept afterwards).
     #[arg(long)]
     demo: bool,
-    /// Append a short English hint to the sub_msg of a refused signature or timestamp (on by
-    /// default with --demo).
-    #[arg(long)]
-    explain_in_errors: bool,
+    /// Append a short English hint to the sub_msg of a refused signature or timestamp: `true`
+    /// (the flag alone) or `false` [default: on with --demo, else off].
+    #[arg(
+        long,
+        env = "TRADEQ_EXPLAIN_IN_ERRORS",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    explain_in_errors: Option<bool>,
 }
 
 /// The configuration file: every setting optional.
@@ -127,8 +133,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         explain_in_errors
     );
     // The demo is for integrating: hints in the answers unless the file turns them off.
-    config.explain_in_errors =
-        args.explain_in_errors || file.explain_in_errors.unwrap_or(args.demo);
+    config.explain_in_errors = args
+        .explain_in_errors
+        .or(file.explain_in_errors)
+        .unwrap_or(args.demo);
     config.validate()?;
     let store_args = StoreArgs {
         data_dir: args.store.data_dir.clone().or(file.data_dir.clone()),

@@ -481,10 +481,13 @@ pub struct ResetSummary {
     pub removed: u64,
     /// Records written (the demo set).
     pub inserted: u64,
+    /// Fault rules removed.
+    pub fault_rules_removed: u64,
 }
 
-/// Removes every record and lifecycle and, for [`ResetTarget::Demo`], writes the demo records
-/// again. Credentials stay as they are, so `demo-credentials.json` stays valid; a store that
+/// Removes every record, lifecycle and fault rule, puts the clock back to real time and, for
+/// [`ResetTarget::Demo`], writes the demo records again (relative to `now`, which should be real
+/// time). Credentials stay as they are, so `demo-credentials.json` stays valid; a store that
 /// never had the demo gets its credentials created too (as on `serve --demo`'s first start).
 pub async fn reset(
     store: &dyn Store,
@@ -492,6 +495,13 @@ pub async fn reset(
     now: DateTime<Utc>,
 ) -> Result<ResetSummary, DemoError> {
     let removed = store.clear_records().await?;
+    let fault_rules_removed = store.clear_fault_rules().await?;
+    store
+        .put_meta(
+            crate::sandbox::clock::META_KEY,
+            &crate::sandbox::clock::ClockSetting::Real.to_json(),
+        )
+        .await?;
     let mut inserted = 0;
     if to == ResetTarget::Demo {
         if store.get_meta(META_KEY).await?.is_none() {
@@ -506,5 +516,9 @@ pub async fn reset(
             inserted += 1;
         }
     }
-    Ok(ResetSummary { removed, inserted })
+    Ok(ResetSummary {
+        removed,
+        inserted,
+        fault_rules_removed,
+    })
 }

@@ -8,6 +8,8 @@
 //! {"type":"top_app","app":{…}}
 //! {"type":"top_session","session":{…}}
 //! {"type":"demo_credentials","credentials":{…}}          when the demo data set was installed
+//! {"type":"fault_rule","created_at":"…","rule":{…}}       by creation time (counters not kept)
+//! {"type":"clock","clock":{"mode":"frozen","at":"…"}}     when the clock is not real time
 //! {"type":"record","kind":"alipay-trade","record":{…},"lifecycle":{…}}   by kind, then key
 //! ```
 //!
@@ -17,13 +19,17 @@
 //! would silently lose. A snapshot holds every secret of the store (private keys, app secrets,
 //! tokens, sessions): treat the file as a credential.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_model::lifecycle::LifecycleState;
 use tradeq_model::{Record, RecordKind};
-use tradeq_store::{RecordQuery, Store, StoreError};
+use tradeq_store::{NewFaultRule, RecordQuery, Store, StoreError};
+
+use crate::sandbox::clock::{self, ClockSetting};
+use crate::sandbox::faults::{self, FaultRule};
 
 /// The format version written in the first line.
 pub const FORMAT: u32 = 1;
@@ -70,6 +76,19 @@ pub enum Line {
     DemoCredentials {
         /// As stored.
         credentials: Value,
+    },
+    /// A fault rule. Its match and hit counters are not kept: a loaded rule starts counting
+    /// again, as a fixture's rules should.
+    FaultRule {
+        /// When it was added.
+        created_at: DateTime<Utc>,
+        /// The rule.
+        rule: FaultRule,
+    },
+    /// The business clock, when it is not real time.
+    Clock {
+        /// How it is set.
+        clock: ClockSetting,
     },
     /// A record, with its lifecycle progress when its lifecycle has started.
     Record {
@@ -162,6 +181,24 @@ impl SnapshotWriter {
                             lines.push(Line::DemoCredentials { credentials });
                         }
                     }
+                    let mut rules = self.store.list_fault_rules().await?;
+                    rules.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                    for row in rules {
+                        // A row no node can read is skipped by every node too (and logged there).
+                        if let Ok(rule) = serde_json::from_str::<FaultRule>(&row.doc) {
+                            lines.push(Line::FaultRule {
+                                created_at: row.created_at,
+                                rule,
+                            });
+                        }
+                    }
+                    if let Some(text) = self.store.get_meta(clock::META_KEY).await? {
+                        if let Ok(clock) = serde_json::from_str::<ClockSetting>(&text) {
+                            if clock != ClockSetting::Real {
+                                lines.push(Line::Clock { clock });
+                            }
+                        }
+                    }
                     let mut out = String::new();
                     for l in &lines {
                         out.push_str(&line_text(l)?);
@@ -236,6 +273,8 @@ pub struct LoadSummary {
     pub lifecycles: u64,
     /// Alipay apps, app auth tokens, TOP apps and TOP sessions written.
     pub credentials: u64,
+    /// Fault rules written.
+    pub fault_rules: u64,
 }
 
 /// A snapshot read and checked, ready to replace a store's contents.
@@ -246,6 +285,8 @@ pub struct Parsed {
     top_apps: Vec<TopApp>,
     sessions: Vec<TopSession>,
     demo: Option<String>,
+    faults: Vec<(DateTime<Utc>, FaultRule)>,
+    clock: Option<ClockSetting>,
     records: Vec<Record>,
     lifecycles: Vec<(RecordKind, String, LifecycleState)>,
 }
@@ -308,6 +349,25 @@ pub fn parse(text: &str) -> Result<Parsed, SnapshotError> {
             Line::TopApp { app } => parsed.top_apps.push(app),
             Line::TopSession { session } => parsed.sessions.push(session),
             Line::DemoCredentials { credentials } => parsed.demo = Some(credentials.to_string()),
+            Line::FaultRule { created_at, rule } => {
+                // Checked as a rule posted to the admin API is (the configured timeout bound
+                // still applies when the rule fires).
+                let id = rule.id.clone();
+                let mut value = serde_json::to_value(&rule).unwrap_or(Value::Null);
+                if let Some(map) = value.as_object_mut() {
+                    map.remove("id");
+                }
+                let rule = faults::parse_rule(value, id, u64::MAX)
+                    .map_err(|e| err(format!("rule.{e}")))?;
+                if parsed.faults.iter().any(|(_, r)| r.id == rule.id) {
+                    return Err(err(format!("rule.id: `{}` is given twice", rule.id)));
+                }
+                parsed.faults.push((created_at, rule));
+            }
+            Line::Clock { clock } => {
+                let checked = clock.checked().map_err(|e| err(format!("clock.{e}")))?;
+                parsed.clock = Some(checked);
+            }
             Line::Record {
                 kind,
                 record,
@@ -379,5 +439,20 @@ pub async fn load(store: &dyn Store, text: &str) -> Result<LoadSummary, Snapshot
     }
     store.put_lifecycles(&parsed.lifecycles).await?;
     summary.lifecycles = parsed.lifecycles.len() as u64;
+    store.clear_fault_rules().await?;
+    for (created_at, rule) in &parsed.faults {
+        let doc = serde_json::to_string(rule).unwrap_or_else(|_| String::from("{}"));
+        store
+            .insert_fault_rule(&NewFaultRule {
+                id: rule.id.clone(),
+                created_at: *created_at,
+                times: rule.times,
+                doc,
+            })
+            .await?;
+    }
+    summary.fault_rules = parsed.faults.len() as u64;
+    let clock = parsed.clock.unwrap_or(ClockSetting::Real);
+    store.put_meta(clock::META_KEY, &clock.to_json()).await?;
     Ok(summary)
 }

@@ -30,12 +30,18 @@ pub async fn reset(
         }
     };
     body.finish(&["to"])?;
-    let summary = demo::reset(&*state.store, to, state.sandbox.now())
+    // The clock goes back to real time with the reset, so the demo records are made for it.
+    let summary = demo::reset(&*state.store, to, chrono::Utc::now())
         .await
         .map_err(|e| match e {
             demo::DemoError::Store(s) => AdminError::from(s),
             other => AdminError::internal(other),
         })?;
+    // This node applies the cleared rules and the real clock at once; others within
+    // `sandbox_refresh_ms`.
+    if let Err(e) = state.sandbox.refresh().await {
+        tracing::warn!(error = %e, "sandbox state not re-read after the reset");
+    }
     tracing::info!(
         ?to,
         removed = summary.removed,
@@ -95,8 +101,12 @@ pub async fn load(
             }
             SnapshotError::Store(s) => AdminError::from(s),
         })?;
+    if let Err(e) = state.sandbox.refresh().await {
+        tracing::warn!(error = %e, "sandbox state not re-read after the snapshot load");
+    }
     tracing::info!(
         records = summary.records,
+        fault_rules = summary.fault_rules,
         credentials = summary.credentials,
         "snapshot loaded"
     );
