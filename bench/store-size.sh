@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Query latency vs store size (DESIGN §4: flat from 10⁴ to 10⁷ records).
+# Query latency vs store size (BENCHMARKS.md: flat from 10⁴ to 10⁷ records).
 #
 #   bash bench/store-size.sh                       # 10⁴ and 10⁶ records
 #   BENCH_SIZES="10000 1000000 10000000" bash bench/store-size.sh   # + 10⁷ (~10 min more, 8 GB)

@@ -3,7 +3,7 @@
 #
 #   bash bench/top.sh
 #
-# Pre-signed (md5, PROTOCOL-TOP §5) requests of tmall.luxury.stage.edi.alipay.trade.query (no
+# Pre-signed (md5, docs/protocol/top.md §5) requests of tmall.luxury.stage.edi.alipay.trade.query (no
 # session) and alibaba.xlife.onsite.trade.query (the demo session), format=json and xml, system
 # parameters in the URL and business ones in the form body, as the Java/Python/PHP SDKs send
 # them; BENCH_TOP_REQUESTS requests (cycled), each asking another trade of a store of

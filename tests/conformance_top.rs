@@ -1,6 +1,6 @@
 //! Taobao Open Platform (`/router/rest`) conformance: the official Python TOP SDK
 //! (taobao-sdk-python3, unmodified) and raw HTTP against a running `tradeq serve --demo`, plus
-//! the seeds' XML examples compared with tradeq's XML answers.
+//! the API documents' XML examples compared with tradeq's XML answers.
 //!
 //! The suites live in `tests/conformance/top_*.py` (pytest, in the virtualenv
 //! `tests/conformance/setup.sh` installs). Without python3/node/npm or the package registries
@@ -52,7 +52,7 @@ fn top_raw_http() {
     run_pytest("top_raw_http.py");
 }
 
-/// Seeds 002, 003, 004: the XML example's element tree equals tradeq's XML answer's.
+/// The xlife, EDI and omni documents (docs/methods.md §3-§5): the XML example's element tree equals tradeq's XML answer's.
 #[test]
 fn top_seed_xml_trees() {
     run_pytest("top_seed_xml.py");

@@ -224,7 +224,18 @@ struct Runner<'a> {
 /// Runs before each shell block: `curl` that fails on an HTTP error, and the variables of the
 /// file's earlier blocks (saved by `__snippet_save` after each block, as one terminal would keep
 /// them).
-const SHELL_PRELUDE: &str = r#"curl() { command curl --fail-with-body --silent --show-error "$@"; }
+const SHELL_PRELUDE: &str = r#"curl() {
+  # --fail-with-body excludes curl's own -f, which a documented command may carry (`-sf`).
+  local a args=()
+  for a in "$@"; do
+    case "$a" in
+      --fail) ;;
+      -[a-zA-Z]*f*) if [[ "$a" =~ ^-[a-zA-Z]+$ ]]; then a="${a//f/}"; fi; [ "$a" = "-" ] || args+=("$a") ;;
+      *) args+=("$a") ;;
+    esac
+  done
+  command curl --fail-with-body --silent --show-error "${args[@]}"
+}
 __snippet_base=" $(compgen -v | tr '\n' ' ') "
 if [ -f .snippet-vars ]; then source .snippet-vars; fi
 __snippet_save() {

@@ -11,9 +11,9 @@ Request files have one request per line: METHOD <TAB> PATH <TAB> BODY [<TAB> Hea
 
 v2 and top take --age SECS: timestamps SECS in the past (to make requests stale on purpose).
 
-Signing follows the specs: PROTOCOL-ALIPAY A.2 (v2: every parameter but `sign`, sorted,
-`k=v&…`, SHA256withRSA, base64; form-encoded on the wire), B.1 (v3: Authorization header over
-`auth\\nMETHOD\\nURI\\nBODY\\n`, unique nonce) and PROTOCOL-TOP §5 (md5(secret + k1v1k2v2… + secret),
+Signing follows the specs: docs/protocol/alipay-v2.md §2 (v2: every parameter but `sign`, sorted,
+`k=v&…`, SHA256withRSA, base64; form-encoded on the wire), docs/protocol/alipay-v3.md §2 (v3: Authorization header over
+`auth\\nMETHOD\\nURI\\nBODY\\n`, unique nonce) and docs/protocol/top.md §5 (md5(secret + k1v1k2v2… + secret),
 upper-case hex).
 """
 

@@ -16,7 +16,7 @@ import urllib.request
 from decimal import Decimal
 
 # The SDKs send the host's local wall-clock time as `timestamp`, and the gateway reads it as
-# Beijing time (PROTOCOL-ALIPAY A.5): run the clients as a client in China would.
+# Beijing time (docs/protocol/alipay-v2.md §5.1): run the clients as a client in China would.
 os.environ["TZ"] = "Asia/Shanghai"
 time.tzset()
 

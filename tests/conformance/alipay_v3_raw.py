@@ -3,7 +3,7 @@
 
 `Authorization: ALIPAY-SHA256withRSA app_id=…,nonce=…,timestamp=<ms>[,expired_seconds=…],sign=…`
 over `<auth string>\\n<method>\\n<request target>\\n<body>\\n[<app auth token>\\n]`; answers signed
-over `<alipay-timestamp>\\n<alipay-nonce>\\n<body>\\n` (PROTOCOL-ALIPAY B.1, B.2).
+over `<alipay-timestamp>\\n<alipay-nonce>\\n<body>\\n` (docs/protocol/alipay-v3.md §2, §3).
 """
 
 import base64

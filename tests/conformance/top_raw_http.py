@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """TOP /router/rest over raw HTTP (urllib), signed by top_support's own signer
-(PROTOCOL-TOP.md section 5): envelopes byte by byte, every transport the SDKs use, every sign
+(docs/protocol/top.md section 5): envelopes byte by byte, every transport the SDKs use, every sign
 method and timestamp form, and HTTP 200 for every error.
 """
 

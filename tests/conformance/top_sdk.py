@@ -88,11 +88,11 @@ def assert_error(e, code, subcode=None, message=None):
 
 
 def check_demo_onsite_trade(t):
-    """The demo record of seed 002's trade (crates/tradeq-server/src/demo.rs)."""
+    """The demo record of the xlife document's trade (docs/methods.md §3) (crates/tradeq-server/src/demo.rs)."""
     assert t["trade_no"] == TRADE_NO
     assert t["out_trade_no"] == OUT_TRADE_NO
     assert t["buyer_id"] == "2088102122524333"
-    assert t["buyer_nick"] == "59****5620"  # masked, as the seed shows
+    assert t["buyer_nick"] == "59****5620"  # masked, as the xlife document shows (docs/methods.md §3)
     assert t["store_name"] == "炉鱼城西银泰店"
     assert t["trade_status"] == "TRADE_SUCCESS"
     assert t["total_amount"] == 88888
@@ -257,7 +257,7 @@ def test_edi_success_without_session():
     for gated in ("fund_bill_list", "trade_settle_info", "voucher_detail_list",
                   "mdiscount_amount", "discount_goods_detail"):
         assert gated not in d, gated
-    # Only the fields seed 003 documents (no alipay.trade.query-only fields).
+    # Only the fields the EDI document has (docs/methods.md §4) (no alipay.trade.query-only fields).
     assert set(d) <= SEED_003_FIELDS, set(d) - SEED_003_FIELDS
 
 

@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
-"""Seeds 002, 003, 004: the XML response example of each document (copied verbatim into
+"""The xlife, EDI and omni documents (docs/methods.md §3-§5): the XML response example of each document (copied verbatim into
 top_seed_00N.xml) and tradeq's XML answer for the matching demo record have the same element
 tree: element names and nesting. Text, attributes (`list="true"`) and sibling order are ignored;
 repeated siblings (list items) are merged, so two items with different optional fields together
 count as the one item drawn in the seed. `request_id` is extra in tradeq's answer.
 
-Documented departures from the examples (DESIGN.md section 1.1):
+Documented departures from the examples (docs/methods.md, "Decisions where the API pages show an obvious artefact", and the per-method "tradeq's decisions"):
 - 002 draws one bill in both the pending and the received list, with payment fields; a pending
   bill has no `gmt_payment` / `payment_seq_no`.
 - 004's example is `success=false` with a `model`; on success `msg_code` / `msg_info` are absent,

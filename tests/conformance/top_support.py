@@ -4,7 +4,7 @@
 - the demo credentials and gateway coordinates from the environment `run_suite` sets;
 - request classes for the three TOP methods, declared the way the official Python SDK
   (taobao-sdk-python3, `top.api.base.RestApi`) declares its generated ones;
-- an independent signer and raw-HTTP caller (urllib only) following PROTOCOL-TOP.md section 5.
+- an independent signer and raw-HTTP caller (urllib only) following docs/protocol/top.md section 5.
 """
 
 import datetime
@@ -24,7 +24,7 @@ ONSITE = "alibaba.xlife.onsite.trade.query"
 EDI = "tmall.luxury.stage.edi.alipay.trade.query"
 OMNI = "alibaba.omni.order.query"
 
-# Demo identifiers (crates/tradeq-server/src/demo.rs, DESIGN section 6).
+# Demo identifiers (crates/tradeq-server/src/demo.rs, docs/methods.md "Demo").
 TRADE_NO = "2013112011001004330000121536"
 SHORT_TRADE_NO = "77778888"
 OUT_TRADE_NO = "6823789339978248"
@@ -129,7 +129,7 @@ def sdk_error(req, session=None, **kw):
 
 
 def sign_string(params, include_empty=True):
-    """PROTOCOL-TOP section 5: every parameter but `sign`, sorted by name (byte order),
+    """docs/protocol/top.md section 5: every parameter but `sign`, sorted by name (byte order),
     `name1value1name2value2`. With include_empty an empty value appears as its bare name
     (Python / Node SDK style); without, it is skipped (Java style)."""
     keys = sorted(

@@ -7,7 +7,7 @@ use crate::error::{ConfigError, Error, TransportError};
 
 /// How failures the platforms call temporary are retried.
 ///
-/// The default follows the documents' advice (seed 002: "ISV需要间隔2秒重试不超过10次"): retry
+/// The default follows the documents' advice (docs/methods.md §3: "ISV需要间隔2秒重试不超过10次"): retry
 /// every 2 seconds, at most 10 times. Only errors for which [`Error::is_retryable`] holds are
 /// retried, never business or signature errors. Every attempt is signed afresh (new timestamp,
 /// new v3 nonce).

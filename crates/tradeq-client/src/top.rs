@@ -3,7 +3,7 @@
 //! System parameters (`method`, `app_key`, `session`, `timestamp` in GMT+8, `format`, `v=2.0`,
 //! `sign_method`, `partner_id`, `simplify`, `sign`) travel in the URL query and business
 //! parameters in a form body, as the official Java SDK sends them; the signature covers all of
-//! them (PROTOCOL-TOP §5). TOP answers are not signed: they are parsed strictly (JSON, simplified
+//! them (docs/protocol/top.md §5). TOP answers are not signed: they are parsed strictly (JSON, simplified
 //! JSON or XML) and an `error_response` becomes a typed error.
 
 use std::sync::Arc;
@@ -138,7 +138,7 @@ pub struct TopSignedRequest {
     pub query: Vec<(String, String)>,
     /// Form body parameters: the business parameters.
     pub body: Vec<(String, String)>,
-    /// The string-to-sign (PROTOCOL-TOP §5), without the secret.
+    /// The string-to-sign (docs/protocol/top.md §5), without the secret.
     pub sign_string: String,
 }
 
@@ -493,7 +493,7 @@ mod tests {
             .unwrap()
     }
 
-    /// PROTOCOL-TOP §5.1: the official documentation's vector.
+    /// docs/protocol/top.md §5.1: the official documentation's vector.
     #[test]
     fn doc_vector_comes_out_of_the_signer() {
         let c = client(SignMethod::Md5, Some("test"));
@@ -540,7 +540,7 @@ mod tests {
         );
     }
 
-    /// PROTOCOL-TOP §5.1: the in-scope EDI example, with `partner_id`.
+    /// docs/protocol/top.md §5.1: the in-scope EDI example, with `partner_id`.
     #[test]
     fn edi_vector_comes_out_of_the_signer() {
         for (m, want) in [

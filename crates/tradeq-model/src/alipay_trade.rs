@@ -1,5 +1,5 @@
 //! Alipay trades: the store behind `alipay.trade.query` (v2, v3) and
-//! `tmall.luxury.stage.edi.alipay.trade.query` (seeds 001 and 003).
+//! `tmall.luxury.stage.edi.alipay.trade.query` (docs/methods.md §2, §4).
 
 use serde::{Deserialize, Serialize};
 

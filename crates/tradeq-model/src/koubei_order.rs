@@ -1,4 +1,4 @@
-//! Koubei item orders: the store behind `koubei.trade.itemorder.query` (seed 000).
+//! Koubei item orders: the store behind `koubei.trade.itemorder.query` (docs/methods.md §1).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! The records tradeq stores and serves, with the invariants the platform documents promise.
 //!
-//! Four record kinds, one per store of DESIGN §1: Alipay trades (served by `alipay.trade.query`
+//! Four record kinds, one per store (docs/methods.md): Alipay trades (served by `alipay.trade.query`
 //! and the Tmall Luxury EDI wrapper), Koubei item orders, Miaojie onsite trades and omni
 //! (shopping-guide) orders. Every amount is an integer in minor units; rendering into the
 //! platforms' decimal strings happens in each method's view.

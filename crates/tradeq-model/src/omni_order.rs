@@ -1,4 +1,4 @@
-//! Omni-channel (shopping-guide) orders: the store behind `alibaba.omni.order.query` (seed 004).
+//! Omni-channel (shopping-guide) orders: the store behind `alibaba.omni.order.query` (docs/methods.md §5).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Miaojie onsite trades: the store behind `alibaba.xlife.onsite.trade.query` (seed 002).
+//! Miaojie onsite trades: the store behind `alibaba.xlife.onsite.trade.query` (docs/methods.md §3).
 //!
 //! The merchant's fund bills are stored once, each with the time its money is (or will be)
 //! disbursed; the query splits them into received and pending at the time of the query, so the

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use tradeq_model::{Record, RecordKind};
 
 fn paid_onsite() -> Value {
-    // The seed 002 example, made consistent.
+    // The xlife document's example (docs/methods.md §3), made consistent.
     json!({
         "trade_no": "2013112011001004330000121536", "out_trade_no": "6823789339978248",
         "short_trade_no": "77778888", "merchant_id": "2088102146225135",

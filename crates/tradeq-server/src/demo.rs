@@ -233,7 +233,7 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 /// The demo records. Times that must stay meaningful (the 30-day life of a short trade number,
-/// pending disbursements) are relative to `now`; the rest are the seed examples' own dates.
+/// pending disbursements) are relative to `now`; the rest are the documented examples' own dates.
 pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
     let now = DateTime::<Utc>::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     let created = now - Duration::hours(2);
@@ -241,7 +241,7 @@ pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
     let disbursed = now - Duration::minutes(100);
     let later = now + Duration::days(7);
     let docs: Vec<(RecordKind, serde_json::Value)> = vec![
-        // alipay.trade.query (seeds 001, 003): the seed trade, every field filled in.
+        // alipay.trade.query (docs/methods.md §2, §4): the documents' example trade, every field filled in.
         (
             RecordKind::AlipayTrade,
             json!({
@@ -273,7 +273,7 @@ pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
                 "gmt_modified": "2014-11-27 15:45:57"
             }),
         ),
-        // The request examples' keys (the stray space of the seed's trade_no removed).
+        // The request examples' keys (the stray space of the documented example trade_no removed (docs/methods.md)).
         (
             RecordKind::AlipayTrade,
             json!({
@@ -310,7 +310,7 @@ pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
                 "send_pay_date": "2024-01-02 10:00:00", "buyer_user_id": "2088102177846881"
             }),
         ),
-        // The second merchant: same out_trade_no as the seed trade, and a trade of its own.
+        // The second merchant: same out_trade_no as the documented example trade, and a trade of its own.
         (
             RecordKind::AlipayTrade,
             json!({
@@ -320,7 +320,7 @@ pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
                 "send_pay_date": "2015-04-23 10:00:00"
             }),
         ),
-        // koubei.trade.itemorder.query (seed 000).
+        // koubei.trade.itemorder.query (docs/methods.md §1).
         (
             RecordKind::KoubeiOrder,
             json!({
@@ -374,7 +374,7 @@ pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
         "total_amount": 500, "real_pay_amount": 500, "deliver_seller_real_amount": 500,
         "item_order_vo": [{"item_order_no": "OTHER-1", "sku_id": "SKU-9", "quantity": 1, "price": 500}]
     })));
-    // alibaba.xlife.onsite.trade.query (seed 002): the seed trade, paid, one bill received and
+    // alibaba.xlife.onsite.trade.query (docs/methods.md §3): the documented example trade, paid, one bill received and
     // one pending until a week from now, so the split visibly depends on gmt_query.
     docs.push((RecordKind::OnsiteTrade, json!({
         "trade_no": "2013112011001004330000121536", "out_trade_no": "6823789339978248", "short_trade_no": "77778888",
@@ -427,7 +427,7 @@ pub fn records(now: DateTime<Utc>) -> Result<Vec<Record>, DemoError> {
         "buyer_id": "2088102122524337", "buyer_nick": "buyer_other", "trade_status": "WAIT_BUYER_PAY",
         "total_amount": 500, "store_name": "别家门店"
     })));
-    // alibaba.omni.order.query (seed 004).
+    // alibaba.omni.order.query (docs/methods.md §5).
     docs.push((RecordKind::OmniOrder, json!({
         "order_id": "108717674563804955", "merchant_id": MERCHANT_A, "alipay_order_id": "108717674563804955",
         "out_order_id": "12348", "o2o_guide_id": 3031798632i64, "o2o_guide_name": "3031798632",

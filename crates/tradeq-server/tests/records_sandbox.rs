@@ -823,6 +823,23 @@ async fn snapshot_round_trip_is_byte_identical(env: Env) {
     )
     .await;
     query_trade(&env, trade, Utc::now()).await.unwrap();
+    // Fault rules and a frozen clock travel with the snapshot.
+    let rule = post(
+        &env,
+        "/v1/faults",
+        &json!({"match": {"method": "alipay.trade.query"}, "times": 2, "seed": 7,
+                "action": {"type": "error", "code": "ACQ.SYSTEM_ERROR"}}),
+    )
+    .await;
+    assert_eq!(rule.status, StatusCode::CREATED, "{}", rule.text());
+    let rule_id = rule.json()["id"].as_str().unwrap().to_string();
+    let frozen = put(
+        &env,
+        "/v1/clock",
+        &json!({"mode": "frozen", "at": "2030-01-02T03:04:05Z"}),
+    )
+    .await;
+    assert_eq!(frozen.status, StatusCode::OK, "{}", frozen.text());
     let saved = get(&env, "/v1/snapshot").await;
     assert_eq!(saved.status, StatusCode::OK);
     let first = saved.text();
@@ -842,6 +859,8 @@ async fn snapshot_round_trip_is_byte_identical(env: Env) {
         "top_app",
         "top_session",
         "demo_credentials",
+        "fault_rule",
+        "clock",
         "record",
     ] {
         assert!(types.iter().any(|x| x == t), "{t} missing");
@@ -851,7 +870,13 @@ async fn snapshot_round_trip_is_byte_identical(env: Env) {
         "the started lifecycle is saved"
     );
 
-    post(&env, "/v1/reset", &json!({"to": "empty"})).await;
+    // Reset clears the rules and puts the clock back to real time.
+    let reset = post(&env, "/v1/reset", &json!({"to": "empty"}))
+        .await
+        .json();
+    assert_eq!(reset["fault_rules_removed"], json!(1), "{reset}");
+    assert_eq!(get(&env, "/v1/faults").await.json()["faults"], json!([]));
+    assert_eq!(get(&env, "/v1/clock").await.json()["mode"], json!("real"));
     send(
         &env,
         "DELETE",
@@ -870,8 +895,22 @@ async fn snapshot_round_trip_is_byte_identical(env: Env) {
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     assert_eq!(a.json()["lifecycles"], json!(1));
+    assert_eq!(a.json()["fault_rules"], json!(1));
     let second = get(&env, "/v1/snapshot").await.text();
     assert_eq!(first, second);
+    // This node applies the loaded rule and clock at once.
+    let faults = get(&env, "/v1/faults").await.json();
+    assert_eq!(faults["faults"][0]["id"], json!(rule_id), "{faults}");
+    assert_eq!(
+        faults["faults"][0]["hits"],
+        json!(0),
+        "counters start again"
+    );
+    let clock = get(&env, "/v1/clock").await.json();
+    assert_eq!(clock["mode"], json!("frozen"), "{clock}");
+    assert_eq!(clock["now"], json!("2030-01-02T03:04:05Z"), "{clock}");
+    put(&env, "/v1/clock", &json!({"mode": "real"})).await;
+    send(&env, "DELETE", "/v1/faults", None, String::new()).await;
 
     // The restored lifecycle goes on where it was: two more queries pay the trade.
     let now = Utc::now();
@@ -901,10 +940,7 @@ async fn snapshot_reader_refuses_bad_lines(env: Env) {
             .await
         }
     };
-    let a = load(format!(
-        "{before}{{\"type\":\"fault_rule\",\"id\":\"x\"}}\n"
-    ))
-    .await;
+    let a = load(format!("{before}{{\"type\":\"webhook\",\"id\":\"x\"}}\n")).await;
     assert_error(
         &a,
         StatusCode::BAD_REQUEST,
@@ -913,7 +949,28 @@ async fn snapshot_reader_refuses_bad_lines(env: Env) {
     assert!(a.json()["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("fault_rule"));
+        .contains("webhook"));
+    // A fault rule is checked as one posted to /v1/faults is.
+    let a = load(format!(
+        "{before}{}\n",
+        json!({"type": "fault_rule", "created_at": "2030-01-01T00:00:00Z",
+               "rule": {"id": "flt_1", "match": {}, "probability": 2.0, "seed": 0,
+                        "action": {"type": "reset"}}})
+    ))
+    .await;
+    assert_error(
+        &a,
+        StatusCode::BAD_REQUEST,
+        &format!("line {}", before.lines().count() + 1),
+    );
+    assert!(
+        a.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rule.probability"),
+        "{}",
+        a.text()
+    );
     let a = load("{\"type\":\"record\",\"kind\":\"alipay-trade\",\"record\":{}}\n".into()).await;
     assert_error(&a, StatusCode::BAD_REQUEST, "line 1");
     let a = load("{\"type\":\"snapshot\",\"format\":1}\n{\"type\":\"record\",\"kind\":\"alipay-trade\",\"record\":{\"trade_no\":\"x\"}}\n".into()).await;

@@ -1,6 +1,6 @@
 //! Bulk import rate: `cargo run --release -p tradeq-store --example import_bench [N] [BATCH]`.
 //!
-//! Upserts N (default 100,000) seed-like Alipay trades in batches of BATCH (default 1,000) into
+//! Upserts N (default 100,000) example-like Alipay trades (docs/methods.md §2) in batches of BATCH (default 1,000) into
 //! a fresh SQLite file, and into a fresh PostgreSQL schema when `TRADEQ_TEST_DATABASE_URL` is
 //! set; then imports the same records again (every one unchanged) and a newer version of each
 //! (every one updated). Only the store calls are timed: the records are built beforehand.

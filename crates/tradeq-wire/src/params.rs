@@ -753,7 +753,7 @@ mod tests {
 
     #[test]
     fn encode_form_matches_the_sdks_and_round_trips() {
-        // PROTOCOL-ALIPAY A.2: what the official Python SDK puts in the body.
+        // docs/protocol/alipay-v2.md §2.1: what the official Python SDK puts in the body.
         let body = encode_form(
             [("biz_content", "{\"out_trade_no\":\"T1 中文\"}")],
             Charset::Utf8,

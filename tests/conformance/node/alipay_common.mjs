@@ -1,7 +1,7 @@
 // Shared helpers of the Node Alipay conformance suites (imported by alipay_*.test.mjs).
 //
 // The SDKs send the host's local wall-clock time as the v2 `timestamp`, read by the gateway as
-// Beijing time (PROTOCOL-ALIPAY A.5): run the client as a client in China would. Node picks up
+// Beijing time (docs/protocol/alipay-v2.md §5.1): run the client as a client in China would. Node picks up
 // a change of process.env.TZ at run time.
 process.env.TZ = 'Asia/Shanghai';
 

@@ -106,7 +106,7 @@ test('unknown app id: unsigned isv.invalid-app-id; validateSign crashes on the m
     assert.equal(got.sub_msg, '无效的AppID参数');
     const raw = JSON.parse(rec.seen.at(-1).body);
     assert.deepEqual(Object.keys(raw), [ 'alipay_trade_query_response' ]);
-    // With validateSign: true, a missing sign is a Node TypeError (PROTOCOL-ALIPAY A.3).
+    // With validateSign: true, a missing sign is a Node TypeError (docs/protocol/alipay-v2.md §3).
     await assert.rejects(tradeQuery(stranger, { trade_no: T1 }), err => {
       assert.equal(err.code, 'ERR_INVALID_ARG_TYPE');
       return true;

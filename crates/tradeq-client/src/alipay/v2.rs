@@ -3,7 +3,7 @@
 //! Requests: the common parameters (`app_id`, `method`, `format`, `charset`, `sign_type`,
 //! `timestamp` in GMT+8, `version`, `app_auth_token`, `encrypt_type`, `sign`) travel in the URL
 //! query and `biz_content` in a form body, as the official Python SDK sends them; the signature
-//! covers all of them (PROTOCOL-ALIPAY A.2).
+//! covers all of them (docs/protocol/alipay-v2.md §2).
 //!
 //! Answers: the raw body is decoded in its charset, the signed `…_response` object located in
 //! the raw text by [`extract_signed_response`] (which refuses a repeated response key and anything
@@ -79,7 +79,7 @@ pub struct V2SignedRequest {
     pub query: Vec<(String, String)>,
     /// Form body parameters (`biz_content` and any extra parameters).
     pub body: Vec<(String, String)>,
-    /// The string-to-sign (PROTOCOL-ALIPAY A.2), before encoding in the charset.
+    /// The string-to-sign (docs/protocol/alipay-v2.md §2), before encoding in the charset.
     pub sign_content: String,
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Requests carry `Authorization: ALIPAY-SHA256withRSA app_id=…,nonce=…,timestamp=…,sign=…`
 //! signed over the auth string, HTTP method, request target, body and app auth token
-//! (PROTOCOL-ALIPAY B.1). Answers are verified over `alipay-timestamp`, `alipay-nonce` and the
+//! (docs/protocol/alipay-v3.md §2). Answers are verified over `alipay-timestamp`, `alipay-nonce` and the
 //! raw body bytes before they are parsed (B.2); a success without those headers is refused, and
 //! an error answer is verified when signed and reported as unverified when not.
 

@@ -7,7 +7,7 @@
 //! `ts\nnonce\nbody\n`; errors are `{"code","message","links"}` with HTTP 4xx/5xx, signed the
 //! same way whenever the app is known.
 //!
-//! Content encryption (`alipay-encrypt-type: AES`, PROTOCOL-ALIPAY B.1/B.2): the body is
+//! Content encryption (`alipay-encrypt-type: AES`, docs/protocol/alipay-v3.md §5): the body is
 //! base64(AES-CBC, zero IV) of the JSON and is signed as sent; a successful answer is encrypted
 //! the same way and signed over the ciphertext. Errors stay plain JSON (the SDKs parse them
 //! before anything else).

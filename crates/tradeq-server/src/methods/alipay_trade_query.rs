@@ -1,5 +1,5 @@
 //! `alipay.trade.query`: one trade by `trade_no` or `out_trade_no`, scoped to the caller's
-//! merchant, with the optional blocks gated by `query_options` (seeds 001, 003).
+//! merchant, with the optional blocks gated by `query_options` (docs/methods.md §2, §4).
 
 use std::sync::Arc;
 

@@ -1,5 +1,4 @@
-//! `tmall.luxury.stage.edi.alipay.trade.query`: the Alipay trade query wrapped for TOP (seed
-//! 003). One parameter, `edi_alipay_trade_query_request`, a JSON text; the answer is the same
+//! `tmall.luxury.stage.edi.alipay.trade.query`: the Alipay trade query wrapped for TOP (docs/methods.md §4). One parameter, `edi_alipay_trade_query_request`, a JSON text; the answer is the same
 //! trade view as `alipay.trade.query` under `data`.
 
 use serde_json::Value;
@@ -14,11 +13,11 @@ use super::{BizParams, Caller, Method, MethodCtx, MethodError};
 
 const PARAM: &str = "edi_alipay_trade_query_request";
 
-/// Fields of the `alipay.trade.query` view that `EdiAlipayTradeQueryResponse` (seed 003) does not
+/// Fields of the `alipay.trade.query` view that `EdiAlipayTradeQueryResponse` (docs/methods.md §4) does not
 /// have: the wrapper answers with its own documented fields only.
 const NOT_IN_EDI: &[&str] = &["buyer_open_id"];
 
-/// The trade as `data`: the shared trade view minus the fields seed 003 does not document.
+/// The trade as `data`: the shared trade view minus the fields the EDI document does not have (docs/methods.md §4).
 pub fn edi_view(trade: &AlipayTrade, options: &QueryOptions, caller: &Caller) -> Node {
     let mut view = trade_view(trade, options, caller);
     if let Node::Obj(fields) = &mut view {

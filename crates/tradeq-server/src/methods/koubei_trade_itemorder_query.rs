@@ -1,4 +1,4 @@
-//! `koubei.trade.itemorder.query`: one Koubei item order by `order_no` (seed 000). The
+//! `koubei.trade.itemorder.query`: one Koubei item order by `order_no` (docs/methods.md §1). The
 //! document's only business codes are `INVALID_PARAMETER` and `SYSTEM_ERROR`, so an unknown
 //! order is an invalid parameter too.
 

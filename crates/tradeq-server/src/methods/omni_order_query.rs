@@ -1,4 +1,4 @@
-//! `alibaba.omni.order.query`: one shopping-guide order (seed 004). All three keys are required
+//! `alibaba.omni.order.query`: one shopping-guide order (docs/methods.md §5). All three keys are required
 //! and must match; business outcomes travel inside `result`.
 
 use tradeq_model::omni_order::OmniOrder;

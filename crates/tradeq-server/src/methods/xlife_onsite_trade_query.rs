@@ -1,4 +1,4 @@
-//! `alibaba.xlife.onsite.trade.query`: one Miaojie onsite trade (seed 002). Keys in priority
+//! `alibaba.xlife.onsite.trade.query`: one Miaojie onsite trade (docs/methods.md §3). Keys in priority
 //! trade_no > short_trade_no > out_trade_no; a short trade number lives 30 days. The merchant's
 //! fund bills are split into received and pending at the time of the query.
 

@@ -69,7 +69,7 @@ pub(crate) use store_suite;
 mod records;
 pub use records::*;
 
-// ----- test data (seed-like values) -----
+// ----- test data (the documents' example values) -----
 
 pub const SELLER: &str = "2088101117952222";
 pub const OTHER_SELLER: &str = "2088101117953333";
@@ -83,7 +83,7 @@ fn record(kind: RecordKind, doc: serde_json::Value) -> Record {
     }
 }
 
-/// An Alipay trade as in seed 001.
+/// An Alipay trade as in docs/methods.md §2.
 pub fn alipay(trade_no: &str, out_trade_no: &str, seller: &str, gmt: &str, version: i64) -> Record {
     record(
         RecordKind::AlipayTrade,
@@ -111,7 +111,7 @@ pub fn alipay(trade_no: &str, out_trade_no: &str, seller: &str, gmt: &str, versi
     )
 }
 
-/// The seed trade, owned by [`SELLER`].
+/// The documented example trade (docs/methods.md §2), owned by [`SELLER`].
 pub fn seed_trade(gmt: &str, version: i64) -> Record {
     alipay(TRADE_NO, OUT_TRADE_NO, SELLER, gmt, version)
 }
@@ -127,7 +127,7 @@ pub fn with_subject(r: &Record, subject: &str) -> Record {
     }
 }
 
-/// An onsite trade as in seed 002 (unpaid, so no fund identities to satisfy).
+/// An onsite trade as in docs/methods.md §3 (unpaid, so no fund identities to satisfy).
 pub fn onsite(
     trade_no: &str,
     out_trade_no: &str,
@@ -155,7 +155,7 @@ pub fn onsite(
     record(RecordKind::OnsiteTrade, doc)
 }
 
-/// A Koubei item order as in seed 000.
+/// A Koubei item order as in docs/methods.md §1.
 pub fn koubei(order_no: &str, partner: &str, gmt: &str, version: i64) -> Record {
     record(
         RecordKind::KoubeiOrder,
@@ -179,7 +179,7 @@ pub fn koubei(order_no: &str, partner: &str, gmt: &str, version: i64) -> Record 
     )
 }
 
-/// An omni order as in seed 004.
+/// An omni order as in docs/methods.md §5.
 pub fn omni(order_id: &str, merchant: &str, gmt: &str, version: i64) -> Record {
     record(
         RecordKind::OmniOrder,

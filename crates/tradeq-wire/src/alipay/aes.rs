@@ -1,4 +1,4 @@
-//! v2 content encryption (PROTOCOL-ALIPAY A.5): AES-CBC with a zero IV and PKCS#7 padding,
+//! v2 content encryption (docs/protocol/alipay-v2.md §5.3): AES-CBC with a zero IV and PKCS#7 padding,
 //! base64 in and out. The key is the console's base64 "接口内容加密密钥" (16 bytes; 24- and
 //! 32-byte keys select AES-192/256 as the Java SDK would).
 

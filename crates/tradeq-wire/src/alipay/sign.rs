@@ -1,5 +1,5 @@
 //! RSA signatures as Alipay uses them (PKCS#1 v1.5, SHA-256 for `RSA2`, SHA-1 for `RSA`) and the
-//! v2 request string-to-sign (PROTOCOL-ALIPAY A.2).
+//! v2 request string-to-sign (docs/protocol/alipay-v2.md §2).
 
 use base64::Engine;
 use std::sync::Mutex;

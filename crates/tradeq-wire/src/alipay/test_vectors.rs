@@ -1,4 +1,4 @@
-//! Test vectors copied verbatim from `PROTOCOL-ALIPAY.md` (throwaway keys generated for that
+//! Test vectors of `docs/protocol/alipay-v2.md` §2.1, §3.1 and `docs/protocol/alipay-v3.md` §2.1, §3.1 (throwaway keys generated for them
 //! document; their private halves were not kept).
 
 /// A.2: the app public key of the worked request example (also used by B.1).

@@ -1,4 +1,4 @@
-//! The OpenAPI v2 gateway protocol (PROTOCOL-ALIPAY part A): common-parameter checks, the public
+//! The OpenAPI v2 gateway protocol (docs/protocol/alipay-v2.md): common-parameter checks, the public
 //! error catalogue with its exact wire texts, response envelopes, and the client-side extraction
 //! of the signed part of a response.
 
@@ -152,7 +152,7 @@ impl V2Error {
     }
 
     /// `40002 isv.invalid-signature` for values that are not valid in the declared charset
-    /// (real gateway text, quoted in PROTOCOL-ALIPAY A.1).
+    /// (real gateway text, quoted in docs/protocol/alipay-v2.md §1).
     pub fn invalid_signature_charset() -> V2Error {
         V2Error::new(
             INVALID,
@@ -361,7 +361,7 @@ pub fn envelope_with_cert_sn(
 }
 
 /// The string an encrypted response's signature covers: the ciphertext as a JSON string literal,
-/// quotes included (PROTOCOL-ALIPAY A.5).
+/// quotes included (docs/protocol/alipay-v2.md §5.3).
 pub fn signed_content_for_encrypted(ciphertext_b64: &str) -> String {
     let mut out = String::with_capacity(ciphertext_b64.len() + 2);
     write_json_string(ciphertext_b64, &mut out);

@@ -1,4 +1,4 @@
-//! OpenAPI v3 (PROTOCOL-ALIPAY part B): the `Authorization: ALIPAY-SHA256withRSA …` header, the
+//! OpenAPI v3 (docs/protocol/alipay-v3.md): the `Authorization: ALIPAY-SHA256withRSA …` header, the
 //! request and response strings-to-sign, path ↔ method mapping and the JSON error body.
 //!
 //! v3 always signs with SHA256withRSA ([`super::sign::SignType::Rsa2`]).
@@ -415,7 +415,7 @@ mod tests {
         assert_eq!(a.expired_seconds, Some(600));
         assert_eq!(a.app_cert_sn.as_deref(), Some("abc"));
         assert_eq!(a.sign, "c2ln");
-        // The lower-cased scheme of seed 001's scrape is still recognised.
+        // The lower-cased scheme (docs/methods.md, decisions) is still recognised.
         assert!(
             parse_authorization("alipay-sha256withrsa app_id=1,nonce=n,timestamp=1,sign=x").is_ok()
         );

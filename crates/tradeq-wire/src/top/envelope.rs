@@ -1,4 +1,4 @@
-//! TOP response envelopes (`PROTOCOL-TOP.md` §6, §7.1): JSON with sorted keys and wrapped lists,
+//! TOP response envelopes (`docs/protocol/top.md` §6, §7.1): JSON with sorted keys and wrapped lists,
 //! simplified JSON, and XML; success and `error_response`.
 
 use super::request::{TopError, TopFormat};
@@ -180,7 +180,7 @@ fn write_json_node(node: &Node, style: JsonStyle, out: &mut String) {
 }
 
 /// Renders a success answer as XML: the declaration, immediately `<root>`, the fields in
-/// insertion order (the seeds' examples keep document order), `<request_id>` last.
+/// insertion order (the API documents' XML examples keep document order), `<request_id>` last.
 ///
 /// Lists are `<list_name list="true"><item>…</item></list_name>`. `body` should be a
 /// [`Node::Obj`]; any other node contributes no fields, and a `request_id` field in it is dropped.
@@ -241,7 +241,7 @@ fn write_xml_node(name: &str, node: &Node, out: &mut String) {
     }
 }
 
-/// Escapes text content. `"` is written `&quot;` as in the seeds. `\r` becomes `&#13;` so XML
+/// Escapes text content. `"` is written `&quot;` as in the API documents' XML examples. `\r` becomes `&#13;` so XML
 /// end-of-line normalisation does not turn it into `\n`. Characters XML 1.0 cannot carry at all
 /// (other C0 controls, U+FFFE, U+FFFF) become U+FFFD: dropping them silently would be worse, and
 /// emitting them would make every parser reject the whole answer.

@@ -1,4 +1,4 @@
-//! Client-side reading of TOP answers (`PROTOCOL-TOP.md` §6, §8).
+//! Client-side reading of TOP answers (`docs/protocol/top.md` §6, §8).
 //!
 //! Both parsers return the business object in one normalized shape: the `<root>_response` level
 //! and `request_id` removed, every list a JSON array (JSON wrappers `{"<item>":[…]}` unwrapped,

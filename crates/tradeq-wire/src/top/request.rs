@@ -1,4 +1,4 @@
-//! The system-parameter stage of a TOP request (`PROTOCOL-TOP.md` §2, §7) and the platform error
+//! The system-parameter stage of a TOP request (`docs/protocol/top.md` §2, §7) and the platform error
 //! catalogue.
 
 use chrono::{DateTime, Duration, Utc};
@@ -162,7 +162,7 @@ impl TopError {
     }
 
     /// 15 `Remote service error`, the code modern TOP uses for business failures. tradeq answers
-    /// business failures with [`TopError::business`] (50) like the seeds; this exists for clients
+    /// business failures with [`TopError::business`] (50) like the API documents (docs/protocol/top.md §7.2); this exists for clients
     /// and for configurable failure injection.
     pub fn remote_service_error(
         sub_code: impl Into<String>,
@@ -183,7 +183,7 @@ impl TopError {
         TopError::new(22, "Invalid method")
     }
 
-    /// 23 `Invalid format` (wording inferred, `PROTOCOL-TOP.md` §10).
+    /// 23 `Invalid format` (wording inferred, `docs/protocol/top.md` §7.2).
     pub fn invalid_format() -> TopError {
         TopError::new(23, "Invalid format")
     }
@@ -194,7 +194,7 @@ impl TopError {
     }
 
     /// 25 `Invalid signature`. `sign_string` is the string the server verified; when given it is
-    /// echoed in `sub_msg` so integrators can diff it against their own (DESIGN §3). It holds only
+    /// echoed in `sub_msg` so integrators can diff it against their own (docs/protocol/top.md §5). It holds only
     /// the caller's own parameters, never a secret.
     pub fn invalid_signature(sign_string: Option<&str>) -> TopError {
         let err = TopError::new(25, "Invalid signature");
@@ -266,8 +266,8 @@ impl TopError {
         TopError::new(41, format!("Invalid arguments:{name}"))
     }
 
-    /// 50 `Remote service error` with a business sub-code, as in the seeds' 异常示例
-    /// (DESIGN §1.1).
+    /// 50 `Remote service error` with a business sub-code, as in the API documents' error examples
+    /// (docs/protocol/top.md §7.2, docs/methods.md).
     pub fn business(sub_code: impl Into<String>, sub_msg: impl Into<String>) -> TopError {
         TopError::new(50, "Remote service error")
             .with_sub_code(sub_code)
@@ -297,7 +297,7 @@ pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
 /// Checks and reads the system parameters of a request.
 ///
 /// The checks run in this order and the first failure wins (the live order is unconfirmed,
-/// `PROTOCOL-TOP.md` §10; this one reports what identifies the call before what authenticates
+/// `docs/protocol/top.md` §2; this one reports what identifies the call before what authenticates
 /// it):
 /// 1. `method` missing → 21; not accepted by `known_method` → 22;
 /// 2. `app_key` missing → 28;

@@ -1,4 +1,4 @@
-//! TOP request signatures (`PROTOCOL-TOP.md` §5).
+//! TOP request signatures (`docs/protocol/top.md` §5).
 //!
 //! The string to sign is every parameter except `sign`, sorted by name in byte order and written
 //! as `name1value1name2value2…` over the decoded values. The official SDKs disagree on empty
@@ -141,7 +141,7 @@ pub fn verify<'a>(
 }
 
 /// Verifies a request signature, first over the canonical string and, on mismatch, over the
-/// string that includes empty values as bare names (`PROTOCOL-TOP.md` §5: Java drops empty
+/// string that includes empty values as bare names (`docs/protocol/top.md` §5: Java drops empty
 /// values, Python and Node sign them). The given sign is compared case-insensitively and in
 /// constant time; one that is not hex of the method's length is rejected before any digest.
 ///

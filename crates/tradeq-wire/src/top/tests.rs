@@ -1,5 +1,5 @@
-//! Envelope and parser tests against the seeds' XML examples and the captures quoted in
-//! `PROTOCOL-TOP.md`.
+//! Envelope and parser tests against the API documents' XML examples (docs/methods.md §3-§5) and the captures quoted in
+//! `docs/protocol/top.md`.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -35,7 +35,7 @@ fn list(item: &'static str, items: Vec<Node>) -> Node {
     Node::List { item, items }
 }
 
-/// Seed 002's answer, field for field in the order of its XML example.
+/// The xlife document's answer (docs/methods.md §3), field for field in the order of its XML example.
 fn onsite_tree() -> Node {
     let fund_bill = || {
         obj(vec![
@@ -106,7 +106,7 @@ fn onsite_tree() -> Node {
     obj(vec![("onsite_trade_query_response", inner)])
 }
 
-/// Seed 003's answer.
+/// The EDI document's answer (docs/methods.md §4).
 fn edi_tree() -> Node {
     let data = obj(vec![
         ("trade_no", s("2013112011001004330000121536")),
@@ -208,7 +208,7 @@ fn edi_tree() -> Node {
     obj(vec![("data", data)])
 }
 
-/// Seed 004's answer.
+/// The omni document's answer (docs/methods.md §5).
 fn omni_tree() -> Node {
     let model = obj(vec![
         ("order_id", n("108717674563804955")),
@@ -539,7 +539,7 @@ fn error_envelopes_match_the_captures() {
         render_error_json(&biz, "r"),
         r#"{"error_response":{"code":50,"msg":"Remote service error","sub_code":"isv.invalid-parameter","sub_msg":"非法参数","request_id":"r"}}"#
     );
-    // The seeds' 异常示例 has the same element tree, plus our request_id.
+    // The documents' 异常示例 (error example) has the same element tree, plus our request_id.
     let mut ours = element_tree(&render_error_xml(&biz, "r"));
     assert_eq!(ours.children.pop().unwrap().name, "request_id");
     assert_eq!(ours, element_tree(SEED_002_ERROR));
