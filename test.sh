@@ -29,8 +29,8 @@ cargo test --workspace "$@" 2>&1 | tee "$log"
 status="${PIPESTATUS[0]}"
 
 # cargo prints one result line per test binary.
-passed="$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')"
-failed="$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{s += $6} END {print s + 0}')"
+passed="$(grep -aEo 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')"
+failed="$(grep -aEo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{s += $6} END {print s + 0}')"
 skipped="$(sort -u "$skips" | grep -c . || true)"
 if [ "$skipped" -gt 0 ]; then
   echo
