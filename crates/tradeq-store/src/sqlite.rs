@@ -182,6 +182,29 @@ impl KindSql {
     }
 }
 
+/// An exclusive lock on `<db>-migrate.lock`, held while the schema is brought up to date. sqlx's
+/// SQLite migrator takes none, so two processes opening a new file at once (`serve` beside
+/// `import`) would both run the first migration and one would fail on tables the other made.
+/// (`flock` on a file of its own: it cannot disturb SQLite's locks on the database.)
+fn migration_lock(db: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let path = std::path::PathBuf::from(format!("{}-migrate.lock", db.display()));
+    let file_error = |e: std::io::Error| StoreError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts.open(&path).map_err(file_error)?;
+    // The other opener holds it for the few statements of a migration.
+    file.lock().map_err(file_error)?;
+    Ok(file)
+}
+
 /// The writer's pool: one connection, kept for the life of the store. An in-memory database
 /// dies with its last connection, so the pool must never retire it for idleness or age.
 fn writer_pool_options() -> SqlitePoolOptions {
@@ -267,10 +290,21 @@ impl SqliteStore {
             .pragma("cache_size", "-16384")
             .pragma("wal_autocheckpoint", "16384");
         let write = writer_pool_options().connect_with(write_opts).await?;
+        let migrating = if memory {
+            None
+        } else {
+            // Waiting for another process's migration blocks: off the async workers.
+            let db = base.get_filename().to_path_buf();
+            let lock = tokio::task::spawn_blocking(move || migration_lock(&db))
+                .await
+                .map_err(|e| StoreError::Migration(format!("migration lock: {e}")))??;
+            Some(lock)
+        };
         sqlx::migrate!("./migrations/sqlite")
             .run(&write)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
+        drop(migrating);
         let fast = if memory {
             None
         } else {

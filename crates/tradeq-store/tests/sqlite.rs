@@ -336,3 +336,23 @@ async fn used_nonces_outlive_the_store_and_leave_the_record_cache_alone() {
     assert!(reopened.claim("app", "n2", expires, now).await.unwrap());
     reopened.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_openers_of_a_new_file_both_get_its_schema() {
+    // `tradeq serve` and `tradeq import` started together on a new file: without the migration
+    // lock one of them failed with "table alipay_trade already exists".
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tradeq.db").display());
+        let a = tokio::spawn({
+            let url = url.clone();
+            async move { tradeq_store::open(&url).await.map(|s| s.backend()) }
+        });
+        let b = tokio::spawn({
+            let url = url.clone();
+            async move { tradeq_store::open(&url).await.map(|s| s.backend()) }
+        });
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert!(a.is_ok() && b.is_ok(), "{a:?} / {b:?}");
+    }
+}
