@@ -892,7 +892,11 @@ impl NonceStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let now_ms = millis(now);
-        if self.nonce_claims.fetch_add(1, Ordering::Relaxed) % NONCE_PURGE_EVERY == 0 {
+        if self
+            .nonce_claims
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(NONCE_PURGE_EVERY)
+        {
             sqlx::query(
                 "DELETE FROM used_nonce WHERE ctid = ANY(ARRAY(\
                  SELECT ctid FROM used_nonce WHERE expires_at <= $1 LIMIT $2))",

@@ -182,12 +182,13 @@ impl KindSql {
     }
 }
 
-/// An exclusive lock on `<db>-migrate.lock`, held while the schema is brought up to date. sqlx's
-/// SQLite migrator takes none, so two processes opening a new file at once (`serve` beside
-/// `import`) would both run the first migration and one would fail on tables the other made.
-/// (`flock` on a file of its own: it cannot disturb SQLite's locks on the database.)
-fn migration_lock(db: &std::path::Path) -> Result<std::fs::File, StoreError> {
-    let path = std::path::PathBuf::from(format!("{}-migrate.lock", db.display()));
+/// An exclusive lock on `<db>-open.lock`, held while a process opens the store (WAL mode, the
+/// schema, the nonce file). sqlx's SQLite migrator takes none, so two processes opening a new
+/// file at once (`serve` beside `import`) would both run the first migration and one would fail
+/// on tables the other made, or on a database locked by the other's mode change. (`flock` on a
+/// file of its own: it cannot disturb SQLite's locks on the database.)
+fn opening_lock(db: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let path = std::path::PathBuf::from(format!("{}-open.lock", db.display()));
     let file_error = |e: std::io::Error| StoreError::File {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -200,7 +201,7 @@ fn migration_lock(db: &std::path::Path) -> Result<std::fs::File, StoreError> {
         opts.mode(0o600);
     }
     let file = opts.open(&path).map_err(file_error)?;
-    // The other opener holds it for the few statements of a migration.
+    // The other opener holds it for the few statements of opening and migrating.
     file.lock().map_err(file_error)?;
     Ok(file)
 }
@@ -276,6 +277,16 @@ impl SqliteStore {
                 reason: e.to_string(),
             })?;
         }
+        let opening = if memory {
+            None
+        } else {
+            // Waiting for another process's opening blocks: off the async workers.
+            let db = base.get_filename().to_path_buf();
+            let lock = tokio::task::spawn_blocking(move || opening_lock(&db))
+                .await
+                .map_err(|e| StoreError::Migration(format!("opening lock: {e}")))??;
+            Some(lock)
+        };
         // WAL is a property of the file; an in-memory database has no use for it.
         let base = if memory {
             base
@@ -290,21 +301,10 @@ impl SqliteStore {
             .pragma("cache_size", "-16384")
             .pragma("wal_autocheckpoint", "16384");
         let write = writer_pool_options().connect_with(write_opts).await?;
-        let migrating = if memory {
-            None
-        } else {
-            // Waiting for another process's migration blocks: off the async workers.
-            let db = base.get_filename().to_path_buf();
-            let lock = tokio::task::spawn_blocking(move || migration_lock(&db))
-                .await
-                .map_err(|e| StoreError::Migration(format!("migration lock: {e}")))??;
-            Some(lock)
-        };
         sqlx::migrate!("./migrations/sqlite")
             .run(&write)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        drop(migrating);
         let fast = if memory {
             None
         } else {
@@ -348,6 +348,7 @@ impl SqliteStore {
                 )
             })
             .collect();
+        drop(opening);
         tracing::debug!(memory, "opened SQLite store");
         Ok(SqliteStore {
             write,
@@ -1118,7 +1119,11 @@ impl NonceStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let now_ms = millis(now);
-        if self.nonce_claims.fetch_add(1, Ordering::Relaxed) % NONCE_PURGE_EVERY == 0 {
+        if self
+            .nonce_claims
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(NONCE_PURGE_EVERY)
+        {
             sqlx::query(
                 "DELETE FROM used_nonce WHERE rowid IN \
                  (SELECT rowid FROM used_nonce WHERE expires_at <= ?1 LIMIT ?2)",
