@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use support::TestServer;
+use support::{Database, TestServer};
 use tradeq_client::model::{AlipayTradeQueryRequest, XlifeOnsiteTradeQueryRequest};
 use tradeq_client::{
     AlipayConfig, AlipayV2Client, AlipayV3Client, Credentials, Error, RetryPolicy, TopClient,
@@ -724,61 +724,10 @@ async fn faults_and_clock_on_sqlite() {
     command_line(&server);
 }
 
-/// A database of its own on the test PostgreSQL server, dropped afterwards.
-struct Database {
-    admin_url: String,
-    name: String,
-}
-
-impl Database {
-    fn create(admin_url: &str, tag: &str) -> Database {
-        let name = format!("tradeq_faults_{tag}_{}", std::process::id());
-        let db = Database {
-            admin_url: admin_url.to_string(),
-            name,
-        };
-        db.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
-        db.psql(&format!("CREATE DATABASE {}", db.name));
-        db
-    }
-
-    fn psql(&self, sql: &str) {
-        let out = Command::new("psql")
-            .args([self.admin_url.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", sql])
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        let base = self
-            .admin_url
-            .rsplit_once('/')
-            .map_or(self.admin_url.as_str(), |(b, _)| b);
-        format!("{base}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                self.admin_url.as_str(),
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
 fn postgres(tag: &str) -> Option<Database> {
     let url = std::env::var("TRADEQ_TEST_DATABASE_URL").ok()?;
     Command::new("psql").arg("--version").output().ok()?;
-    Some(Database::create(&url, tag))
+    Some(Database::create(&url, &format!("faults_{tag}")))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,82 +6,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::TestServer;
-use tradeq_wire::alipay::keys::parse_private_key;
-use tradeq_wire::alipay::sign::{rsa_sign, SignType};
-use tradeq_wire::alipay::v3::request_sign_content;
-
-struct Database {
-    admin_url: String,
-    name: String,
-}
-
-impl Database {
-    fn create(admin_url: &str) -> Database {
-        let name = format!("tradeq_multinode_{}", std::process::id());
-        let db = Database {
-            admin_url: admin_url.to_string(),
-            name,
-        };
-        db.psql(&format!("DROP DATABASE IF EXISTS {}", db.name));
-        db.psql(&format!("CREATE DATABASE {}", db.name));
-        db
-    }
-
-    fn psql(&self, sql: &str) {
-        let out = Command::new("psql")
-            .args([self.admin_url.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", sql])
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        let base = self
-            .admin_url
-            .rsplit_once('/')
-            .map_or(self.admin_url.as_str(), |(b, _)| b);
-        format!("{base}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                self.admin_url.as_str(),
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
-fn signed_v3_request(creds: &serde_json::Value, nonce: &str) -> (String, String) {
-    let key = parse_private_key(
-        creds["alipay"]["app_private_key_pkcs8_pem"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
-    let ts = chrono::Utc::now().timestamp_millis();
-    let app_id = creds["alipay"]["app_id"].as_str().unwrap();
-    let auth = format!("app_id={app_id},nonce={nonce},timestamp={ts}");
-    let body = r#"{"trade_no":"2013112011001004330000121536"}"#.to_string();
-    let content = request_sign_content(
-        &auth,
-        "POST",
-        "/v3/alipay/trade/query",
-        body.as_bytes(),
-        None,
-    );
-    let sign = rsa_sign(&key, SignType::Rsa2, &content).unwrap();
-    (format!("ALIPAY-SHA256withRSA {auth},sign={sign}"), body)
-}
+use support::{signed_v3_request, Database, TestServer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nonce_used_on_one_node_is_refused_by_another() {
@@ -91,7 +16,7 @@ async fn a_nonce_used_on_one_node_is_refused_by_another() {
     if Command::new("psql").arg("--version").output().is_err() {
         skip_or_fail!("psql is not installed");
     }
-    let db = Database::create(&url);
+    let db = Database::create(&url, "multinode");
     let db_url = db.url();
     let a = TestServer::start_demo(None, &["--database-url", &db_url]);
     let b = TestServer::start_demo(None, &["--database-url", &db_url]);

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use tradeq_client::{RetryPolicy, TopClient};
 
 use crate::node::{demo_credentials, Node};
-use crate::replay::signed_v3_request;
 use crate::support::free_port;
+use crate::support::signed_v3_request;
 
 /// The bound configured for the test (`database_timeout_ms`), and what an answer may take on
 /// top of it on a loaded test machine.

@@ -2,34 +2,8 @@
 
 use std::time::Duration;
 
-use tradeq_wire::alipay::keys::parse_private_key;
-use tradeq_wire::alipay::sign::{rsa_sign, SignType};
-use tradeq_wire::alipay::v3::request_sign_content;
-
 use crate::node::{demo_credentials, Node};
-
-/// A signed `alipay.trade.query` v3 request: the Authorization header and the body.
-pub fn signed_v3_request(creds: &serde_json::Value, nonce: &str) -> (String, String) {
-    let key = parse_private_key(
-        creds["alipay"]["app_private_key_pkcs8_pem"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
-    let ts = chrono::Utc::now().timestamp_millis();
-    let app_id = creds["alipay"]["app_id"].as_str().unwrap();
-    let auth = format!("app_id={app_id},nonce={nonce},timestamp={ts}");
-    let body = r#"{"trade_no":"2013112011001004330000121536"}"#.to_string();
-    let content = request_sign_content(
-        &auth,
-        "POST",
-        "/v3/alipay/trade/query",
-        body.as_bytes(),
-        None,
-    );
-    let sign = rsa_sign(&key, SignType::Rsa2, &content).unwrap();
-    (format!("ALIPAY-SHA256withRSA {auth},sign={sign}"), body)
-}
+use crate::support::signed_v3_request;
 
 async fn send(base: &str, authorization: &str, body: &str) -> reqwest::Response {
     reqwest::Client::builder()

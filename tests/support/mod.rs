@@ -324,3 +324,84 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A database of its own on the test PostgreSQL server (`TRADEQ_TEST_DATABASE_URL`, whose
+/// database is only used to connect), dropped afterwards.
+pub struct Database {
+    admin_url: String,
+    name: String,
+}
+
+impl Database {
+    /// `tradeq_<tag>_<pid>`, created afresh.
+    pub fn create(admin_url: &str, tag: &str) -> Database {
+        let name = format!("tradeq_{tag}_{}", std::process::id());
+        let db = Database {
+            admin_url: admin_url.to_string(),
+            name,
+        };
+        db.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
+        db.psql(&format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    fn psql(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([self.admin_url.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        let base = self
+            .admin_url
+            .rsplit_once('/')
+            .map_or(self.admin_url.as_str(), |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                self.admin_url.as_str(),
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+/// A signed v3 `alipay.trade.query` of the demo trade with the demo app's key: the
+/// `Authorization` header and the body.
+pub fn signed_v3_request(creds: &serde_json::Value, nonce: &str) -> (String, String) {
+    use tradeq_wire::alipay::keys::parse_private_key;
+    use tradeq_wire::alipay::sign::{rsa_sign, SignType};
+    use tradeq_wire::alipay::v3::request_sign_content;
+    let key = parse_private_key(
+        creds["alipay"]["app_private_key_pkcs8_pem"]
+            .as_str()
+            .expect("demo app private key"),
+    )
+    .expect("demo app private key parses");
+    let ts = chrono::Utc::now().timestamp_millis();
+    let app_id = creds["alipay"]["app_id"].as_str().expect("demo app id");
+    let auth = format!("app_id={app_id},nonce={nonce},timestamp={ts}");
+    let body = r#"{"trade_no":"2013112011001004330000121536"}"#.to_string();
+    let content = request_sign_content(
+        &auth,
+        "POST",
+        "/v3/alipay/trade/query",
+        body.as_bytes(),
+        None,
+    );
+    let sign = rsa_sign(&key, SignType::Rsa2, &content).expect("sign");
+    (format!("ALIPAY-SHA256withRSA {auth},sign={sign}"), body)
+}
