@@ -130,12 +130,12 @@ impl ServerConfig {
             warnings: Vec::new(),
         };
         if let Some((path, text)) = file {
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                ConfigError::Syntax {
-                    file: path.to_string(),
-                    reason: e.message().to_string(),
-                }
-            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                        file: path.to_string(),
+                        reason: e.message().to_string(),
+                    })?;
             for (key, value) in &table {
                 let Some(setting) = Setting::named(key) else {
                     return Err(ConfigError::UnknownKey {
@@ -223,9 +223,7 @@ impl Loaded {
         let mut out = String::from("# tradeq serve: the effective configuration\n");
         for (setting, source) in SETTINGS.iter().zip(&self.sources) {
             match self.config.value(setting.name).and_then(|v| v.toml()) {
-                Some(value) => {
-                    out.push_str(&format!("{} = {value}  # {source}\n", setting.name))
-                }
+                Some(value) => out.push_str(&format!("{} = {value}  # {source}\n", setting.name)),
                 None => out.push_str(&format!("# {} is not set\n", setting.name)),
             }
         }
@@ -367,10 +365,7 @@ mod tests {
         assert!(c.explain_in_errors);
         assert_eq!(c.max_body_bytes, 4096);
         assert_eq!(c.admin_token.as_ref().unwrap().expose(), "file-token");
-        assert_eq!(
-            *file_only.source("data_dir"),
-            Source::File("t.toml".into())
-        );
+        assert_eq!(*file_only.source("data_dir"), Source::File("t.toml".into()));
         assert!(!file_only.is_set("max_connections"));
         assert_eq!(file_only.config.max_connections, 10_000);
     }
@@ -425,13 +420,9 @@ mod tests {
 
     #[test]
     fn a_value_of_the_wrong_kind_is_named_with_its_source() {
-        let err = ServerConfig::load(
-            Some(("t.toml", "max_body_bytes = \"1MB\"")),
-            env(&[]),
-            &[],
-        )
-        .unwrap_err()
-        .to_string();
+        let err = ServerConfig::load(Some(("t.toml", "max_body_bytes = \"1MB\"")), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "configuration `max_body_bytes` (from the file t.toml): expected a whole number \
@@ -449,13 +440,9 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_refused_with_the_closest_setting() {
-        let err = ServerConfig::load(
-            Some(("t.toml", "record_cache_entires = 5")),
-            env(&[]),
-            &[],
-        )
-        .unwrap_err()
-        .to_string();
+        let err = ServerConfig::load(Some(("t.toml", "record_cache_entires = 5")), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "configuration file t.toml: `record_cache_entires` is not a setting; did you mean \
@@ -468,7 +455,10 @@ mod tests {
         let err = ServerConfig::load(Some(("t.toml", "listen = ")), env(&[]), &[])
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("configuration file t.toml is not valid TOML"), "{err}");
+        assert!(
+            err.starts_with("configuration file t.toml is not valid TOML"),
+            "{err}"
+        );
     }
 
     #[test]

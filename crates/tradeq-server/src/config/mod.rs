@@ -12,7 +12,7 @@ mod value;
 
 pub use load::{suggest, ConfigError, Loaded, Source, CONFIG_VARIABLE};
 pub use table::markdown_table;
-pub use value::{Kind, Raw, Secret, SettingValue, Shown};
+pub use value::{redact_url, Kind, Raw, Secret, SettingValue, Shown};
 
 /// One setting as the list declares it.
 #[derive(Debug)]
@@ -134,10 +134,10 @@ settings! {
     /// The admin API bearer token; generated and kept in the store (as a digest) when not
     /// given. Never printed.
     admin_token: Option<Secret> = None, None;
-    /// Fault rules (a JSON array or NDJSON) installed at start.
+    /// Fault rules installed at start: a file of them, a JSON array or NDJSON (docs/sandbox.md).
     faults_file: Option<PathBuf> = None, None;
     /// Append a short English hint to the `sub_msg` of a refused signature or timestamp.
-    explain_in_errors: bool = false, None, default_note = "false (true with `--demo`)";
+    explain_in_errors: bool = false, None, default_note = "`false` (`true` with `--demo`)";
     /// Allowed clock skew of v2 `timestamp`, in seconds (±).
     v2_timestamp_window_secs: i64 = 15 * 60, between(1, 86_400);
     /// Allowed clock skew of v3 `timestamp` when no `expired_seconds` is sent, in seconds (±).
@@ -246,7 +246,9 @@ mod tests {
         for s in SETTINGS {
             assert!(seen.insert(s.name), "{} twice", s.name);
             assert!(
-                s.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                s.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{}",
                 s.name
             );

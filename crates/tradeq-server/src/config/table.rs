@@ -71,7 +71,8 @@ mod tests {
             "| `max_body_bytes` | `TRADEQ_MAX_BODY_BYTES` | `--max-body-bytes` | `262144` \
              (256 KiB) | 1024 to 67108864 |"
         ));
-        assert!(table.contains("| `database_url` | `TRADEQ_DATABASE_URL` | `--database-url` | not set |"));
+        assert!(table
+            .contains("| `database_url` | `TRADEQ_DATABASE_URL` | `--database-url` | not set |"));
         assert_eq!(binary_size(1000), "1000 B");
         assert_eq!(binary_size(8 << 10), "8 KiB");
     }

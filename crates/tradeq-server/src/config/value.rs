@@ -159,7 +159,22 @@ impl SettingValue for String {
 
 impl Shown for String {
     fn toml(&self) -> Option<String> {
-        Some(quoted(self))
+        // The text setting is a database URL, which may carry a password.
+        Some(quoted(&redact_url(self)))
+    }
+}
+
+/// A URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -272,6 +287,18 @@ mod tests {
             i64::parse(Raw::Toml(&toml::Value::String("5".into()))),
             Err("expected a whole number (no quotes), found a string".to_string())
         );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@host/db"),
+            "postgres://u:***@host/db"
+        );
+        assert_eq!(redact_url("postgres://u@host/db"), "postgres://u@host/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        let url = String::from("postgres://u:secret@host/db");
+        assert_eq!(url.toml().as_deref(), Some("\"postgres://u:***@host/db\""));
     }
 
     #[test]
