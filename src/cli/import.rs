@@ -338,19 +338,10 @@ fn reject(bar: &ProgressBar, totals: &mut Totals, r: Rejection) {
 
 /// The one message for a file whose first `lines` lines all read as records of `other`.
 fn other_kind_message(args: &ImportArgs, lines: usize, other: RecordKind) -> String {
-    let (kind, a_other) = (args.kind, jsonl::article(other));
-    let what = if lines == 1 {
-        format!(
-            "its only line is not {} {kind} record but reads",
-            jsonl::article(kind)
-        )
-    } else {
-        format!("its first {lines} lines are not {kind} records but each reads")
-    };
     format!(
-        "{file}: {what} as {a_other} {other} record: is this {a_other} `{other}` file? (try \
-         `tradeq import {other} {file}`)",
+        "{file}: {question} file? (try `tradeq import {other} {file}`)",
         file = args.file.display(),
+        question = jsonl::other_kind_question(args.kind, lines, other),
     )
 }
 

@@ -110,6 +110,21 @@ impl KindProbe {
     }
 }
 
+/// What the probe found, for a message that goes on to say what to do: "its first 5 lines are
+/// not alipay-trade records but each reads as an omni-order record: is this an `omni-order`".
+pub fn other_kind_question(kind: RecordKind, lines: usize, other: RecordKind) -> String {
+    let a_other = article(other);
+    let what = if lines == 1 {
+        format!(
+            "its only line is not {} {kind} record but reads",
+            article(kind)
+        )
+    } else {
+        format!("its first {lines} lines are not {kind} records but each reads")
+    };
+    format!("{what} as {a_other} {other} record: is this {a_other} `{other}`")
+}
+
 /// `a` or `an` before a kind's name, as it is said.
 pub fn article(kind: RecordKind) -> &'static str {
     match kind.as_str().as_bytes().first() {

@@ -439,20 +439,11 @@ impl Batcher<'_> {
 
 /// The answer to an upload whose first `lines` lines all read as records of `other`.
 fn other_kind_error(kind: RecordKind, lines: usize, other: RecordKind) -> AdminError {
-    let a_other = jsonl::article(other);
-    let what = if lines == 1 {
-        format!(
-            "its only line is not {} {kind} record but reads",
-            jsonl::article(kind)
-        )
-    } else {
-        format!("its first {lines} lines are not {kind} records but each reads")
-    };
     AdminError::bad_request(
         "invalid_body",
         format!(
-            "nothing was written: {what} as {a_other} {other} record: is this {a_other} \
-             `{other}` upload? (POST it to /v1/records/{other}/_batch)"
+            "nothing was written: {} upload? (POST it to /v1/records/{other}/_batch)",
+            jsonl::other_kind_question(kind, lines, other)
         ),
     )
 }
