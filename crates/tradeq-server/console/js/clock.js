@@ -32,7 +32,7 @@ export async function render(main) {
   function show(c) {
     now.value = c.now;
     now.textContent = c.now;
-    mode.textContent = c.offset_secs ? `${c.mode} (offset ${c.offset_secs} s)` : c.mode;
+    mode.textContent = c.mode === 'offset' ? `offset (${c.offset_secs} s)` : c.mode;
     real.textContent = `real time ${c.real_now}`;
     modeSelect.value = c.mode;
     if (c.mode === 'frozen') at.value = c.at || c.now;
