@@ -209,6 +209,7 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
                     platform_public_key_pem: keys::public_key_to_spki_pem(&platform_public)?,
                     aes_key,
                     always_fund_bill_list,
+                    cert_mode: None,
                 };
                 store.put_alipay_app(&app).await?;
                 println!("added Alipay app {app_id}");

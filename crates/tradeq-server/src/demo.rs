@@ -165,6 +165,7 @@ async fn create_credentials(store: &dyn Store) -> Result<DemoCredentials, DemoEr
             platform_public_key_pem: platform_public_pem.clone(),
             aes_key: Some(aes_key.clone()),
             always_fund_bill_list: false,
+            cert_mode: None,
         })
         .await?;
     let token = random_hex(20)?;
