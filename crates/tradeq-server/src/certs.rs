@@ -87,7 +87,8 @@ impl From<keys::KeyError> for CaError {
     }
 }
 
-fn check_days(days: u32) -> Result<(), CaError> {
+/// Refuses a validity of zero days or of more than a hundred years.
+pub fn check_days(days: u32) -> Result<(), CaError> {
     if days == 0 || days > 36_500 {
         return Err(CaError::Validity(days));
     }
