@@ -17,6 +17,9 @@ use tradeq_wire::alipay::v2::extract_signed_response;
 use tradeq_wire::alipay::v3::{request_sign_content, response_sign_content};
 
 const QUERY: &str = "alipay.trade.query";
+
+/// A parameter to replace or add (`Some`) or leave out (`None`).
+type Override<'a> = (&'a str, Option<&'a str>);
 const DOWNLOAD: &str = "alipay.open.app.alipaycert.download";
 
 fn http() -> reqwest::Client {
@@ -33,7 +36,7 @@ async fn v2(
     app: &Value,
     method: &str,
     biz: &str,
-    overrides: &[(&str, Option<&str>)],
+    overrides: &[Override<'_>],
 ) -> String {
     let key = parse_private_key(app["app_private_key_pkcs8_pem"].as_str().unwrap()).unwrap();
     let ts = (chrono::Utc::now() + chrono::Duration::hours(8))
@@ -161,7 +164,7 @@ async fn v2_certificate_mode_end_to_end() {
             i["sub_code"].as_str().unwrap_or("").to_string(),
         )
     };
-    let cases: [(&[(&str, Option<&str>)], (&str, &str)); 4] = [
+    let cases: [(&[Override], (&str, &str)); 4] = [
         (
             &[(
                 "alipay_root_cert_sn",
