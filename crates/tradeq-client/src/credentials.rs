@@ -5,7 +5,11 @@
 //!   "gateway_url": "http://127.0.0.1:8080",
 //!   "alipay": { "app_id": "…", "sign_type": "RSA2", "app_private_key_pkcs1_pem": "…",
 //!               "app_public_key_pem": "…", "alipay_public_key_pem": "…", "aes_key": "…",
-//!               "app_auth_tokens": [{"token": "…", "merchant_pid": "2088…"}] },
+//!               "app_auth_tokens": [{"token": "…", "merchant_pid": "2088…"}],
+//!               "cert_mode": { "app_id": "…", "app_private_key_pkcs8_pem": "…",
+//!                              "app_cert_pem": "…", "alipay_public_cert_pem": "…",
+//!                              "alipay_root_cert_pem": "…", "app_cert_sn": "…",
+//!                              "alipay_cert_sn": "…", "alipay_root_cert_sn": "…" } },
 //!   "top": { "app_key": "…", "app_secret": "…", "session": "…" }
 //! }
 //! ```
@@ -19,7 +23,7 @@ use serde::Deserialize;
 
 use tradeq_wire::alipay::sign::SignType;
 
-use crate::alipay::AlipayConfig;
+use crate::alipay::{AlipayCertificates, AlipayConfig};
 use crate::error::ConfigError;
 use crate::top::TopConfig;
 
@@ -70,6 +74,46 @@ pub struct AlipayCredentials {
     /// App auth tokens granted to the app.
     #[serde(default)]
     pub app_auth_tokens: Vec<AppAuthToken>,
+    /// A second app, in public-key-certificate mode, if any.
+    #[serde(default)]
+    pub cert_mode: Option<AlipayCertModeCredentials>,
+}
+
+/// An Alipay app in public-key-certificate mode (`alipay.cert_mode`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlipayCertModeCredentials {
+    /// The app id.
+    pub app_id: String,
+    /// The merchant that owns the app.
+    #[serde(default)]
+    pub merchant_pid: Option<String>,
+    /// The app private key in any encoding.
+    #[serde(default)]
+    pub app_private_key: Option<String>,
+    /// The app private key, PKCS#1 PEM (demo file).
+    #[serde(default)]
+    pub app_private_key_pkcs1_pem: Option<String>,
+    /// The app private key, PKCS#8 PEM (demo file).
+    #[serde(default)]
+    pub app_private_key_pkcs8_pem: Option<String>,
+    /// The app public-key certificate (PEM).
+    pub app_cert_pem: String,
+    /// The Alipay public-key certificate (PEM).
+    pub alipay_public_cert_pem: String,
+    /// The Alipay root certificate bundle (PEM).
+    pub alipay_root_cert_pem: String,
+    /// The app certificate's SN, when the file states it (checked against the certificate).
+    #[serde(default)]
+    pub app_cert_sn: Option<String>,
+    /// The Alipay certificate's SN, when the file states it (checked).
+    #[serde(default)]
+    pub alipay_cert_sn: Option<String>,
+    /// The root bundle's SN, when the file states it (checked).
+    #[serde(default)]
+    pub alipay_root_cert_sn: Option<String>,
+    /// The AES content-encryption key (base64), if the app has one.
+    #[serde(default)]
+    pub aes_key: Option<String>,
 }
 
 /// An app auth token and the merchant it acts for.
@@ -157,6 +201,81 @@ impl Credentials {
                 .ok_or_else(|| ConfigError::Invalid(format!("unknown sign_type `{t}`")))?;
         }
         Ok(config)
+    }
+
+    /// An Alipay configuration in certificate mode, for the file's `alipay.cert_mode` app. The
+    /// SNs the file states, if any, are checked against the certificates when a client is built
+    /// ([`Credentials::check_cert_sns`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the file has no `alipay.cert_mode` app or no private key.
+    pub fn alipay_cert_config(&self) -> Result<AlipayConfig, ConfigError> {
+        let a = self
+            .alipay
+            .as_ref()
+            .and_then(|a| a.cert_mode.as_ref())
+            .ok_or_else(|| {
+                ConfigError::Invalid(
+                    "the credentials have no `alipay.cert_mode` section (an app in certificate mode)"
+                        .into(),
+                )
+            })?;
+        let private = a
+            .app_private_key
+            .clone()
+            .or_else(|| a.app_private_key_pkcs8_pem.clone())
+            .or_else(|| a.app_private_key_pkcs1_pem.clone())
+            .ok_or_else(|| {
+                ConfigError::Invalid("the `alipay.cert_mode` app has no private key".into())
+            })?;
+        let config = AlipayConfig::with_certificates(
+            self.gateway_url.clone(),
+            a.app_id.clone(),
+            private,
+            AlipayCertificates {
+                app_cert: a.app_cert_pem.clone(),
+                alipay_public_cert: a.alipay_public_cert_pem.clone(),
+                alipay_root_cert: a.alipay_root_cert_pem.clone(),
+            },
+        );
+        Ok(config)
+    }
+
+    /// Checks the SNs `alipay.cert_mode` states against `computed` (what a client computed
+    /// from the certificates): a file whose SNs disagree with its certificates was edited
+    /// inconsistently.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming the first SN that differs.
+    pub fn check_cert_sns(&self, computed: &crate::alipay::CertSns) -> Result<(), ConfigError> {
+        let Some(a) = self.alipay.as_ref().and_then(|a| a.cert_mode.as_ref()) else {
+            return Ok(());
+        };
+        let pairs = [
+            ("app_cert_sn", &a.app_cert_sn, &computed.app_cert_sn),
+            (
+                "alipay_cert_sn",
+                &a.alipay_cert_sn,
+                &computed.alipay_cert_sn,
+            ),
+            (
+                "alipay_root_cert_sn",
+                &a.alipay_root_cert_sn,
+                &computed.alipay_root_cert_sn,
+            ),
+        ];
+        for (name, stated, actual) in pairs {
+            if let Some(stated) = stated {
+                if stated != actual {
+                    return Err(ConfigError::Invalid(format!(
+                        "`alipay.cert_mode.{name}` is {stated}, but the certificates give {actual}"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A TOP configuration for the file's app and gateway, with its session.

@@ -1,9 +1,10 @@
 //! The Alipay OpenAPI v2 gateway client (`POST /gateway.do`).
 //!
 //! Requests: the common parameters (`app_id`, `method`, `format`, `charset`, `sign_type`,
-//! `timestamp` in GMT+8, `version`, `app_auth_token`, `encrypt_type`, `sign`) travel in the URL
-//! query and `biz_content` in a form body, as the official Python SDK sends them; the signature
-//! covers all of them (docs/protocol/alipay-v2.md §2).
+//! `timestamp` in GMT+8, `version`, `app_auth_token`, `encrypt_type`, in certificate mode
+//! `app_cert_sn` and `alipay_root_cert_sn`, `sign`) travel in the URL query and `biz_content` in
+//! a form body, as the official SDKs send them; the signature covers all of them
+//! (docs/protocol/alipay-v2.md §2).
 //!
 //! Answers: the raw body is decoded in its charset, the signed `…_response` object located in
 //! the raw text by [`extract_signed_response`] (which refuses a repeated response key and anything
@@ -44,6 +45,8 @@ const URL_PARAMS: &[&str] = &[
     "version",
     "app_auth_token",
     "encrypt_type",
+    "app_cert_sn",
+    "alipay_root_cert_sn",
     "sign",
 ];
 
@@ -152,6 +155,11 @@ impl AlipayV2Client {
     /// The configuration.
     pub fn config(&self) -> &AlipayConfig {
         &self.inner.config
+    }
+
+    /// Certificate mode: the SNs the client sends and expects (computed from the certificates).
+    pub fn cert_sns(&self) -> Option<&super::CertSns> {
+        self.inner.keys.cert_sns.as_ref()
     }
 
     /// The same client acting for another merchant through its app auth token (`None`: the
@@ -275,6 +283,13 @@ impl AlipayV2Client {
         if let Some(token) = c.app_auth_token.as_deref().filter(|t| !t.is_empty()) {
             params.push(("app_auth_token".into(), token.to_string()));
         }
+        if let Some(sns) = &self.inner.keys.cert_sns {
+            params.push(("app_cert_sn".into(), sns.app_cert_sn.clone()));
+            params.push((
+                "alipay_root_cert_sn".into(),
+                sns.alipay_root_cert_sn.clone(),
+            ));
+        }
         if let Some(biz) = biz_content {
             let value = match &c.aes_key {
                 Some(key) => {
@@ -377,13 +392,25 @@ fn verify_answer(
     let body = charset
         .decode(&answer.body)
         .map_err(|_| VerificationError::Charset(charset.label()))?;
-    let signed = match extract_signed_response(&body, method, false) {
+    let cert_sns = keys.cert_sns.as_ref();
+    let signed = match extract_signed_response(&body, method, cert_sns.is_some()) {
         Ok(s) => s,
         Err(ExtractError::MissingSign { content }) => {
             return Err(unsigned_answer(method, &content, trace_id));
         }
         Err(e) => return Err(VerificationError::V2Shape(e).into()),
     };
+    // Certificate mode: the answer names the certificate whose key signed it; another one than
+    // ours (a rotated platform certificate) is reported as such rather than as a bad signature.
+    if let (Some(sns), Some(got)) = (cert_sns, &signed.alipay_cert_sn) {
+        if *got != sns.alipay_cert_sn {
+            return Err(VerificationError::AlipayCertSnMismatch {
+                expected: sns.alipay_cert_sn.clone(),
+                got: got.clone(),
+            }
+            .into());
+        }
+    }
     if !rsa_verify(
         &keys.alipay_public,
         sign_type,
@@ -423,6 +450,10 @@ fn verify_answer(
     let success = signed.kind == ResponseKind::Method
         && sub_code.is_none()
         && code.as_deref().is_none_or(|c| c == "10000");
+    if success && cert_sns.is_some() && signed.alipay_cert_sn.is_none() {
+        // As the official Java SDK: a success must say which certificate signed it.
+        return Err(VerificationError::MissingAlipayCertSn.into());
+    }
     if success {
         return Ok(V2Response {
             method: method.to_string(),
