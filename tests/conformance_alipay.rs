@@ -102,6 +102,30 @@ fn v3_raw_http() {
     pytest("alipay_v3_raw.py", &server, &tools.python);
 }
 
+/// The official Node `alipay-sdk` in certificate mode (appCertContent, alipayPublicCertContent,
+/// alipayRootCertContent): v2 `exec` with `validateSign: true` and v3 `curl`, both methods, a
+/// wrong root bundle, an unknown app certificate, and a platform certificate rotation.
+#[test]
+fn node_sdk_cert_mode() {
+    let tools = match toolchain() {
+        Ok(t) => t,
+        Err(e) => skip_or_fail!("node_sdk_cert_mode: {e}"),
+    };
+    let server = TestServer::start_demo(None, PLATFORM_BYTES);
+    node_test("alipay_cert_mode.test.mjs", &server, &tools.node_dir);
+}
+
+/// The community `python-alipay-sdk`'s certificate-mode client `DCAliPay`.
+#[test]
+fn community_python_sdk_cert_mode() {
+    let tools = match toolchain() {
+        Ok(t) => t,
+        Err(e) => skip_or_fail!("community_python_sdk_cert_mode: {e}"),
+    };
+    let server = TestServer::start_demo(None, PLATFORM_BYTES);
+    pytest("alipay_cert_mode.py", &server, &tools.python);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Certificate SNs: the SDKs' own computation against tradeq-wire's, on certificates of every
 // shape the SN rules care about.
