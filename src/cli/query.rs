@@ -247,23 +247,16 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
                 if protocol == ProtocolArg::V3 {
                     return Ok(usage("--encrypt applies to v2"));
                 }
+                // The certificate-mode app's own key, else the file's (the demo's two Alipay
+                // apps share one).
                 let alipay = creds.alipay.as_ref();
-                config.aes_key = if args.cert_mode {
-                    alipay
-                        .and_then(|a| a.cert_mode.as_ref())
-                        .and_then(|c| c.aes_key.clone())
-                } else {
-                    alipay.and_then(|a| a.aes_key.clone())
-                };
+                config.aes_key = alipay
+                    .and_then(|a| a.cert_mode.as_ref())
+                    .filter(|_| args.cert_mode)
+                    .and_then(|c| c.aes_key.clone())
+                    .or_else(|| alipay.and_then(|a| a.aes_key.clone()));
                 if config.aes_key.is_none() {
-                    let section = if args.cert_mode {
-                        "alipay.cert_mode"
-                    } else {
-                        "alipay"
-                    };
-                    return Ok(usage(format!(
-                        "--encrypt needs `{section}.aes_key` in the credentials"
-                    )));
+                    return Ok(usage("--encrypt needs `alipay.aes_key` in the credentials"));
                 }
             }
             let body = match alipay_object(&pairs) {

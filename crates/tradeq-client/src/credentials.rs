@@ -324,4 +324,44 @@ mod tests {
         assert!(none.alipay_config().is_err());
         assert!(none.top_config().is_err());
     }
+
+    #[test]
+    fn cert_mode_section_reads_and_its_sns_are_checked() {
+        let text = r#"{"gateway_url":"http://127.0.0.1:8080",
+          "alipay":{"app_id":"2021000000000001","alipay_public_key_pem":"ALI",
+            "app_private_key_pkcs1_pem":"P1","aes_key":"K",
+            "cert_mode":{"app_id":"2021000000000002","merchant_pid":"2088",
+              "app_private_key_pkcs1_pem":"C1","app_private_key_pkcs8_pem":"C8",
+              "app_cert_pem":"APPCERT","alipay_public_cert_pem":"ALICERT",
+              "alipay_root_cert_pem":"ROOT","app_cert_sn":"a","alipay_cert_sn":"b",
+              "alipay_root_cert_sn":"c"}}}"#;
+        let c: Credentials = serde_json::from_str(text).unwrap();
+        let a = c.alipay_cert_config().unwrap();
+        assert_eq!(a.app_id, "2021000000000002");
+        assert_eq!(a.app_private_key, "C8");
+        assert!(a.alipay_public_key.is_empty());
+        let certs = a.certificates.unwrap();
+        assert_eq!(certs.app_cert, "APPCERT");
+        assert_eq!(certs.alipay_public_cert, "ALICERT");
+        assert_eq!(certs.alipay_root_cert, "ROOT");
+        // The public-key-mode app is unchanged.
+        assert_eq!(c.alipay_config().unwrap().app_id, "2021000000000001");
+
+        let sns = |a: &str, b: &str, r: &str| crate::alipay::CertSns {
+            app_cert_sn: a.into(),
+            alipay_cert_sn: b.into(),
+            alipay_root_cert_sn: r.into(),
+        };
+        assert!(c.check_cert_sns(&sns("a", "b", "c")).is_ok());
+        let err = c.check_cert_sns(&sns("a", "x", "c")).unwrap_err();
+        assert!(err.to_string().contains("alipay_cert_sn"), "{err}");
+        let err = c.check_cert_sns(&sns("a", "b", "y")).unwrap_err();
+        assert!(err.to_string().contains("alipay_root_cert_sn"), "{err}");
+
+        let none: Credentials = serde_json::from_str(
+            r#"{"gateway_url":"u","alipay":{"app_id":"1","alipay_public_key":"k"}}"#,
+        )
+        .unwrap();
+        assert!(none.alipay_cert_config().is_err());
+    }
 }
