@@ -8,7 +8,8 @@ use clap::{Args, Subcommand};
 
 use tradeq_model::credentials::{redact, AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_model::Timestamp;
-use tradeq_wire::alipay::keys;
+use tradeq_server::certs;
+use tradeq_wire::alipay::{cert, keys};
 
 use super::StoreArgs;
 
@@ -47,8 +48,9 @@ enum AlipayCommand {
         #[arg(long)]
         merchant_pid: String,
         /// The app's public key: a file, or the key itself (SPKI or PKCS#1, PEM or base64).
-        #[arg(long)]
-        public_key: String,
+        /// Optional with --app-cert, whose key is used.
+        #[arg(long, required_unless_present = "app_cert")]
+        public_key: Option<String>,
         /// Allowed sign types.
         #[arg(long, value_delimiter = ',', default_value = "RSA2,RSA")]
         sign_types: Vec<String>,
@@ -64,6 +66,22 @@ enum AlipayCommand {
         /// Use this platform private key (a file or the key) instead of generating one.
         #[arg(long)]
         platform_private_key: Option<String>,
+        /// Public-key-certificate mode: the sandbox authority issues the app's certificate
+        /// (unless --app-cert gives one) and the platform certificate.
+        #[arg(long)]
+        cert_mode: bool,
+        /// The app's certificate (a file or the PEM), issued by the sandbox authority; implies
+        /// --cert-mode.
+        #[arg(long)]
+        app_cert: Option<String>,
+    },
+    /// Stop accepting an app certificate (certificate mode), by its SN.
+    RevokeCert {
+        #[arg(long)]
+        app_id: String,
+        /// The app certificate's SN (32 hex digits).
+        #[arg(long)]
+        sn: String,
     },
     /// List apps.
     List,
@@ -170,14 +188,32 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
                 gen_aes_key,
                 always_fund_bill_list,
                 platform_private_key,
+                cert_mode,
+                app_cert,
             } => {
                 for t in &sign_types {
                     if t != "RSA2" && t != "RSA" {
                         bail!("sign type `{t}` is not supported: use RSA2 and/or RSA");
                     }
                 }
-                let app_public = keys::parse_public_key(&key_text(&public_key)?)
-                    .context("--public-key is not a usable RSA public key")?;
+                let app_cert = app_cert.map(|c| key_text(&c)).transpose()?;
+                let from_cert = app_cert
+                    .as_deref()
+                    .map(cert::public_key_from_pem)
+                    .transpose()
+                    .context("--app-cert is not a usable certificate")?;
+                let app_public = match (public_key, from_cert) {
+                    (Some(k), from_cert) => {
+                        let key = keys::parse_public_key(&key_text(&k)?)
+                            .context("--public-key is not a usable RSA public key")?;
+                        if from_cert.is_some_and(|c| !keys::same_public_key(&c, &key)) {
+                            bail!("--app-cert certifies another key than --public-key");
+                        }
+                        key
+                    }
+                    (None, Some(key)) => key,
+                    (None, None) => bail!("--public-key or --app-cert is required"),
+                };
                 let platform = match platform_private_key {
                     Some(k) => keys::parse_private_key(&key_text(&k)?)
                         .context("--platform-private-key is not a usable RSA private key")?,
@@ -200,33 +236,103 @@ pub async fn run(args: AppsArgs) -> anyhow::Result<ExitCode> {
                     }
                     (None, false) => None,
                 };
+                let app_public_key_pem = keys::public_key_to_spki_pem(&app_public)?;
+                let platform_public_key_pem = keys::public_key_to_spki_pem(&platform_public)?;
+                let cert_mode = if cert_mode || app_cert.is_some() {
+                    let ca = certs::load_or_create(store.as_ref()).await?;
+                    Some(certs::cert_mode_for(
+                        &ca,
+                        certs::CertModeRequest {
+                            app_id: &app_id,
+                            merchant_pid: &merchant_pid,
+                            app_public_key_pem: &app_public_key_pem,
+                            platform_public_key_pem: &platform_public_key_pem,
+                            app_cert: app_cert.as_deref(),
+                            revoked: None,
+                        },
+                        None,
+                    )?)
+                } else {
+                    None
+                };
                 let app = AlipayApp {
                     app_id: app_id.clone(),
                     merchant_pid,
-                    app_public_key_pem: keys::public_key_to_spki_pem(&app_public)?,
+                    app_public_key_pem,
                     sign_types,
                     platform_private_key_pem: keys::private_key_to_pkcs8_pem(&platform)?,
-                    platform_public_key_pem: keys::public_key_to_spki_pem(&platform_public)?,
+                    platform_public_key_pem,
                     aes_key,
                     always_fund_bill_list,
+                    cert_mode,
                 };
                 store.put_alipay_app(&app).await?;
                 println!("added Alipay app {app_id}");
-                println!("platform (\"Alipay\") public key for the app's SDK configuration:");
-                print!("{}", app.platform_public_key_pem);
-                println!("{}", keys::public_key_to_spki_base64(&platform_public)?);
+                match &app.cert_mode {
+                    Some(c) => {
+                        println!("app_cert_sn: {}", cert::cert_sn_from_pem(&c.app_cert_pem)?);
+                        println!(
+                            "alipay_cert_sn: {}",
+                            cert::cert_sn_from_pem(&c.alipay_cert_pem)?
+                        );
+                        println!(
+                            "alipay_root_cert_sn: {}",
+                            cert::root_cert_sn(&c.alipay_root_cert_pem)?
+                        );
+                        println!("app public-key certificate (appCertPublicKey):");
+                        print!("{}", c.app_cert_pem);
+                        println!("platform public-key certificate (alipayCertPublicKey_RSA2):");
+                        print!("{}", c.alipay_cert_pem);
+                        println!("root bundle (alipayRootCert):");
+                        print!("{}", c.alipay_root_cert_pem);
+                    }
+                    None => {
+                        println!(
+                            "platform (\"Alipay\") public key for the app's SDK configuration:"
+                        );
+                        print!("{}", app.platform_public_key_pem);
+                        println!("{}", keys::public_key_to_spki_base64(&platform_public)?);
+                    }
+                }
             }
             AlipayCommand::List => {
                 for a in store.list_alipay_apps().await? {
+                    let mode = match &a.cert_mode {
+                        Some(c) => format!(
+                            "cert mode (app_cert_sn {}, alipay_cert_sn {}, {} revoked)",
+                            cert::cert_sn_from_pem(&c.app_cert_pem).unwrap_or_default(),
+                            cert::cert_sn_from_pem(&c.alipay_cert_pem).unwrap_or_default(),
+                            c.revoked_app_cert_sns.len()
+                        ),
+                        None => "public-key mode".to_string(),
+                    };
                     println!(
-                        "{}\tmerchant {}\tsign types {}\taes {}\talways_fund_bill_list {}",
+                        "{}\tmerchant {}\tsign types {}\taes {}\talways_fund_bill_list {}\t{}",
                         a.app_id,
                         a.merchant_pid,
                         a.sign_types.join(","),
                         if a.aes_key.is_some() { "yes" } else { "no" },
-                        a.always_fund_bill_list
+                        a.always_fund_bill_list,
+                        mode
                     );
                 }
+            }
+            AlipayCommand::RevokeCert { app_id, sn } => {
+                let Some(mut app) = store.get_alipay_app(&app_id).await? else {
+                    bail!("no Alipay app `{app_id}`");
+                };
+                let Some(c) = app.cert_mode.as_mut() else {
+                    bail!("Alipay app `{app_id}` is in public-key mode: it has no certificate");
+                };
+                let sn = sn.to_ascii_lowercase();
+                if sn.len() != 32 || !sn.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    bail!("`{sn}` is not a certificate SN (32 hex digits)");
+                }
+                if !c.revoked_app_cert_sns.contains(&sn) {
+                    c.revoked_app_cert_sns.push(sn.clone());
+                }
+                store.put_alipay_app(&app).await?;
+                println!("app certificate {sn} of Alipay app {app_id} is revoked");
             }
             AlipayCommand::Remove { app_id } => {
                 if !store.delete_alipay_app(&app_id).await? {

@@ -144,7 +144,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args).await,
         Command::Import(args) => import::run(args).await,
         Command::Apps(args) => apps::run(args).await,
-        Command::Keys(args) => keys::run(args),
+        Command::Keys(args) => keys::run(args).await,
         Command::Demo(args) => generate::run(args).await,
         Command::Query(args) => query::run(args).await,
         Command::Faults(args) => faults::run_faults(args).await,

@@ -353,6 +353,21 @@ Node, official SDK (npm i alipay-sdk); save as demo.mjs, run `TZ=Asia/Shanghai n
     const v3 = await sdk.curl('POST', '/v3/alipay/trade/query', {{ body: {{ trade_no: '2013112011001004330000121536' }} }});
     console.log(v3.data.trade_status);
 
+Node, official SDK in certificate mode (app {cert_app}); save as demo_cert.mjs, run `TZ=Asia/Shanghai node demo_cert.mjs`:
+    import {{ readFileSync }} from 'node:fs';
+    import {{ AlipaySdk }} from 'alipay-sdk';
+    const creds = JSON.parse(readFileSync({quoted}, 'utf8'));
+    const c = creds.alipay.cert_mode;
+    const sdk = new AlipaySdk({{ appId: c.app_id, privateKey: c.app_private_key_pkcs1_pem,
+      appCertContent: c.app_cert_pem, alipayPublicCertContent: c.alipay_public_cert_pem,
+      alipayRootCertContent: c.alipay_root_cert_pem, gateway: creds.gateway_url + '/gateway.do',
+      endpoint: creds.gateway_url }});
+    const v2 = await sdk.exec('alipay.trade.query', {{ bizContent: {{ out_trade_no: '6823789339978248' }} }}, {{ validateSign: true }});
+    if (v2.code !== '10000') throw new Error(`${{v2.subCode}}: ${{v2.subMsg}}`);
+    console.log(v2.tradeStatus);
+    const v3 = await sdk.curl('POST', '/v3/alipay/trade/query', {{ body: {{ trade_no: '2013112011001004330000121536' }} }});
+    console.log(v3.data.trade_status);
+
 Python, community Alipay SDK (pip install python-alipay-sdk); save as demo_community.py, run `TZ=Asia/Shanghai python3 demo_community.py`:
     import json
     from alipay import AliPay
@@ -384,6 +399,11 @@ Python, official TOP SDK (pip install taobao-sdk-python3); save as demo_top.py, 
 "#,
         path = path.display(),
         admin = creds.admin_url,
+        cert_app = creds
+            .alipay
+            .cert_mode
+            .as_ref()
+            .map_or("-", |c| c.app_id.as_str()),
         merchant = t.merchant_id,
         guide = t.guide_user_id,
     )

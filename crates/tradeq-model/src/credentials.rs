@@ -31,6 +31,28 @@ pub struct AlipayApp {
     /// Contract flag: always return `fund_bill_list`, asked for or not.
     #[serde(default)]
     pub always_fund_bill_list: bool,
+    /// Public-key-certificate mode (公钥证书模式); absent for an app in public-key mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_mode: Option<AlipayCertMode>,
+}
+
+/// The certificates of an app in public-key-certificate mode. Requests must name the app's
+/// certificate and the root bundle by SN; answers carry the SN of the platform certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlipayCertMode {
+    /// The app public-key certificate (PEM); its key is `app_public_key_pem`.
+    pub app_cert_pem: String,
+    /// SNs of app certificates that are no longer accepted, even if presented again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_app_cert_sns: Vec<String>,
+    /// The platform ("Alipay") public-key certificate for `platform_public_key_pem` (PEM).
+    pub alipay_cert_pem: String,
+    /// Platform certificates replaced by a rotation, still downloadable by SN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_alipay_cert_pems: Vec<String>,
+    /// The root bundle the app's developers configure (PEM, one or more certificates).
+    pub alipay_root_cert_pem: String,
 }
 
 impl fmt::Debug for AlipayApp {

@@ -7,8 +7,9 @@ use std::sync::{Arc, RwLock};
 use openssl::pkey::{PKey, Private};
 use sha2::{Digest, Sha256};
 
-use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
+use tradeq_model::credentials::{AlipayApp, AlipayCertMode, AppAuthToken, TopApp, TopSession};
 use tradeq_store::{Store, StoreError};
+use tradeq_wire::alipay::cert;
 use tradeq_wire::alipay::keys::{parse_private_key, parse_public_key};
 use tradeq_wire::alipay::sign::RsaVerifier;
 
@@ -22,6 +23,63 @@ pub struct ResolvedAlipayApp {
     pub platform_private_key: PKey<Private>,
     /// Identifies the platform key in the signature cache.
     pub platform_key_id: [u8; 32],
+    /// The SNs of certificate mode, when the app is in it.
+    pub cert: Option<ResolvedCertMode>,
+}
+
+/// An app's certificate mode with its SNs computed.
+pub struct ResolvedCertMode {
+    /// SN of the app certificate a request must name (`app_cert_sn`).
+    pub app_cert_sn: String,
+    /// App certificate SNs refused even when they match.
+    pub revoked_app_cert_sns: Vec<String>,
+    /// Root SN a request must name (`alipay_root_cert_sn`).
+    pub root_cert_sn: String,
+    /// SN of the platform certificate that signs answers (`alipay_cert_sn`).
+    pub alipay_cert_sn: String,
+    /// Every platform certificate by SN, the current one first (for the certificate download).
+    pub alipay_certs: Vec<(String, String)>,
+}
+
+impl ResolvedCertMode {
+    fn new(c: &AlipayCertMode) -> Result<(ResolvedCertMode, RsaVerifier), String> {
+        let app_cert = cert::parse_certificate(&c.app_cert_pem).map_err(|e| e.to_string())?;
+        // Requests are verified with the certificate's key, the one the SN names.
+        let key = cert::public_key(&app_cert).map_err(|e| e.to_string())?;
+        let mut alipay_certs = Vec::with_capacity(1 + c.previous_alipay_cert_pems.len());
+        for pem in
+            std::iter::once(&c.alipay_cert_pem).chain(c.previous_alipay_cert_pems.iter().rev())
+        {
+            alipay_certs.push((
+                cert::cert_sn_from_pem(pem).map_err(|e| e.to_string())?,
+                pem.clone(),
+            ));
+        }
+        Ok((
+            ResolvedCertMode {
+                app_cert_sn: cert::cert_sn(&app_cert).map_err(|e| e.to_string())?,
+                revoked_app_cert_sns: c.revoked_app_cert_sns.clone(),
+                root_cert_sn: cert::root_cert_sn(&c.alipay_root_cert_pem)
+                    .map_err(|e| e.to_string())?,
+                alipay_cert_sn: alipay_certs[0].0.clone(),
+                alipay_certs,
+            },
+            RsaVerifier::new(key),
+        ))
+    }
+
+    /// Whether `sn` names the app's certificate and it is not revoked.
+    pub fn accepts_app_cert(&self, sn: &str) -> bool {
+        sn == self.app_cert_sn && !self.revoked_app_cert_sns.iter().any(|r| r == sn)
+    }
+
+    /// The platform certificate (PEM) with this SN.
+    pub fn alipay_cert(&self, sn: &str) -> Option<&str> {
+        self.alipay_certs
+            .iter()
+            .find(|(s, _)| s == sn)
+            .map(|(_, pem)| pem.as_str())
+    }
 }
 
 /// Why an app's stored keys cannot be used.
@@ -67,11 +125,24 @@ impl KeyCache {
             })?;
         let platform_key_id: [u8; 32] =
             Sha256::digest(app.platform_public_key_pem.as_bytes()).into();
+        let (cert, app_public_key) = match &app.cert_mode {
+            Some(c) => {
+                let (cert, verifier) =
+                    ResolvedCertMode::new(c).map_err(|reason| KeyCacheError {
+                        app_id: app.app_id.clone(),
+                        which: "certificate",
+                        reason,
+                    })?;
+                (Some(cert), verifier)
+            }
+            None => (None, RsaVerifier::new(app_public_key)),
+        };
         let resolved = Arc::new(ResolvedAlipayApp {
             app: app.clone(),
-            app_public_key: RsaVerifier::new(app_public_key),
+            app_public_key,
             platform_private_key,
             platform_key_id,
+            cert,
         });
         if let Ok(mut map) = self.alipay.write() {
             map.insert(resolved.app.app_id.clone(), resolved.clone());

@@ -12,7 +12,7 @@ use serde_json::json;
 use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_model::{Record, RecordKind, Timestamp};
 use tradeq_store::{Store, StoreError};
-use tradeq_wire::alipay::keys;
+use tradeq_wire::alipay::{cert, keys};
 
 /// The demo merchant: owner of the demo apps.
 pub const MERCHANT_A: &str = "2088102146225135";
@@ -20,6 +20,8 @@ pub const MERCHANT_A: &str = "2088102146225135";
 pub const MERCHANT_B: &str = "2088202146225246";
 /// The demo Alipay app.
 pub const ALIPAY_APP_ID: &str = "2021000000000001";
+/// The demo Alipay app in public-key-certificate mode.
+pub const ALIPAY_CERT_APP_ID: &str = "2021000000000002";
 /// The demo TOP app.
 pub const TOP_APP_KEY: &str = "12345678";
 /// The shopping guide of the demo omni orders.
@@ -48,6 +50,35 @@ pub struct DemoAlipay {
     pub aes_key: String,
     /// App auth tokens granted to the app.
     pub app_auth_tokens: Vec<DemoToken>,
+    /// A second app, in public-key-certificate mode (same merchant, same AES key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_mode: Option<DemoAlipayCert>,
+}
+
+/// The certificate-mode app of `demo-credentials.json` (`alipay.cert_mode`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoAlipayCert {
+    /// The app id.
+    pub app_id: String,
+    /// The app's merchant.
+    pub merchant_pid: String,
+    /// The app private key, PKCS#1 PEM.
+    pub app_private_key_pkcs1_pem: String,
+    /// The app private key, PKCS#8 PEM.
+    pub app_private_key_pkcs8_pem: String,
+    /// The app public-key certificate (`appCertContent`).
+    pub app_cert_pem: String,
+    /// The platform public-key certificate (`alipayPublicCertContent`).
+    pub alipay_public_cert_pem: String,
+    /// The root bundle (`alipayRootCertContent`).
+    pub alipay_root_cert_pem: String,
+    /// SN of the app certificate (`app_cert_sn`).
+    pub app_cert_sn: String,
+    /// SN of the platform certificate (`alipay_cert_sn` / `alipay-sn` in answers).
+    pub alipay_cert_sn: String,
+    /// Root SN of the bundle (`alipay_root_cert_sn`).
+    pub alipay_root_cert_sn: String,
 }
 
 /// An app auth token and the merchant it acts for.
@@ -100,6 +131,9 @@ pub enum DemoError {
     /// Key generation failed.
     #[error("generating demo keys failed: {0}")]
     Keys(String),
+    /// The sandbox certificate authority failed.
+    #[error("issuing demo certificates failed: {0}")]
+    Certs(String),
     /// A demo record broke an invariant (a bug in this file).
     #[error("demo record {0} is invalid: {1}")]
     Record(String, String),
@@ -124,8 +158,19 @@ pub async fn install(
     now: DateTime<Utc>,
 ) -> Result<DemoCredentials, DemoError> {
     let mut creds = match store.get_meta(META_KEY).await? {
-        Some(text) => serde_json::from_str::<DemoCredentials>(&text)
-            .map_err(|e| DemoError::Stored(e.to_string()))?,
+        Some(text) => {
+            let mut creds = serde_json::from_str::<DemoCredentials>(&text)
+                .map_err(|e| DemoError::Stored(e.to_string()))?;
+            // A store made before certificate mode existed gets its certificate-mode app now.
+            if creds.alipay.cert_mode.is_none() {
+                creds.alipay.cert_mode =
+                    Some(create_cert_app(store, Some(creds.alipay.aes_key.clone())).await?);
+                let text =
+                    serde_json::to_string(&creds).map_err(|e| DemoError::Stored(e.to_string()))?;
+                store.put_meta(META_KEY, &text).await?;
+            }
+            creds
+        }
         None => {
             let creds = create_credentials(store).await?;
             for record in records(now)? {
@@ -165,6 +210,7 @@ async fn create_credentials(store: &dyn Store) -> Result<DemoCredentials, DemoEr
             platform_public_key_pem: platform_public_pem.clone(),
             aes_key: Some(aes_key.clone()),
             always_fund_bill_list: false,
+            cert_mode: None,
         })
         .await?;
     let token = random_hex(20)?;
@@ -211,11 +257,12 @@ async fn create_credentials(store: &dyn Store) -> Result<DemoCredentials, DemoEr
             app_private_key_pkcs8_pem: keys::private_key_to_pkcs8_pem(&app_key).map_err(k)?,
             app_public_key_pem: app_public_pem,
             alipay_public_key_pem: platform_public_pem,
-            aes_key,
+            aes_key: aes_key.clone(),
             app_auth_tokens: vec![DemoToken {
                 token,
                 merchant_pid: MERCHANT_B.to_string(),
             }],
+            cert_mode: Some(create_cert_app(store, Some(aes_key)).await?),
         },
         top: DemoTop {
             app_key: TOP_APP_KEY.to_string(),
@@ -226,6 +273,90 @@ async fn create_credentials(store: &dyn Store) -> Result<DemoCredentials, DemoEr
             other_merchant_session: other_session,
         },
     })
+}
+
+/// Registers the certificate-mode demo app, with certificates from the sandbox authority, and
+/// returns what its developers configure.
+async fn create_cert_app(
+    store: &dyn Store,
+    aes_key: Option<String>,
+) -> Result<DemoAlipayCert, DemoError> {
+    let k = |e: keys::KeyError| DemoError::Keys(e.to_string());
+    let c = |e: String| DemoError::Certs(e);
+    let ca = crate::certs::load_or_create(store)
+        .await
+        .map_err(|e| c(e.to_string()))?;
+    let app_key = keys::generate_rsa_2048().map_err(k)?;
+    let platform_key = keys::generate_rsa_2048().map_err(k)?;
+    let app_public_pem =
+        keys::public_key_to_spki_pem(&keys::public_from_private(&app_key).map_err(k)?)
+            .map_err(k)?;
+    let platform_public_pem =
+        keys::public_key_to_spki_pem(&keys::public_from_private(&platform_key).map_err(k)?)
+            .map_err(k)?;
+    let cert_mode = crate::certs::cert_mode_for(
+        &ca,
+        crate::certs::CertModeRequest {
+            app_id: ALIPAY_CERT_APP_ID,
+            merchant_pid: MERCHANT_A,
+            app_public_key_pem: &app_public_pem,
+            platform_public_key_pem: &platform_public_pem,
+            app_cert: None,
+            revoked: None,
+        },
+        None,
+    )
+    .map_err(|e| c(e.to_string()))?;
+    let sn = |pem: &str| cert::cert_sn_from_pem(pem).map_err(|e| c(e.to_string()));
+    let demo = DemoAlipayCert {
+        app_id: ALIPAY_CERT_APP_ID.to_string(),
+        merchant_pid: MERCHANT_A.to_string(),
+        app_private_key_pkcs1_pem: keys::private_key_to_pkcs1_pem(&app_key).map_err(k)?,
+        app_private_key_pkcs8_pem: keys::private_key_to_pkcs8_pem(&app_key).map_err(k)?,
+        app_cert_sn: sn(&cert_mode.app_cert_pem)?,
+        alipay_cert_sn: sn(&cert_mode.alipay_cert_pem)?,
+        alipay_root_cert_sn: cert::root_cert_sn(&cert_mode.alipay_root_cert_pem)
+            .map_err(|e| c(e.to_string()))?,
+        app_cert_pem: cert_mode.app_cert_pem.clone(),
+        alipay_public_cert_pem: cert_mode.alipay_cert_pem.clone(),
+        alipay_root_cert_pem: cert_mode.alipay_root_cert_pem.clone(),
+    };
+    store
+        .put_alipay_app(&AlipayApp {
+            app_id: ALIPAY_CERT_APP_ID.to_string(),
+            merchant_pid: MERCHANT_A.to_string(),
+            app_public_key_pem: app_public_pem,
+            sign_types: vec!["RSA2".to_string(), "RSA".to_string()],
+            platform_private_key_pem: keys::private_key_to_pkcs8_pem(&platform_key).map_err(k)?,
+            platform_public_key_pem: platform_public_pem,
+            aes_key,
+            always_fund_bill_list: false,
+            cert_mode: Some(cert_mode),
+        })
+        .await?;
+    Ok(demo)
+}
+
+/// After `app`'s platform certificate was replaced, the demo credentials name the new one (when
+/// `app` is the demo's certificate-mode app), so `demo-credentials.json` stays usable.
+pub async fn note_rotation(store: &dyn Store, app: &AlipayApp) -> Result<bool, DemoError> {
+    let Some(text) = store.get_meta(META_KEY).await? else {
+        return Ok(false);
+    };
+    let mut creds = serde_json::from_str::<DemoCredentials>(&text)
+        .map_err(|e| DemoError::Stored(e.to_string()))?;
+    let (Some(demo), Some(c)) = (creds.alipay.cert_mode.as_mut(), app.cert_mode.as_ref()) else {
+        return Ok(false);
+    };
+    if demo.app_id != app.app_id {
+        return Ok(false);
+    }
+    demo.alipay_cert_sn =
+        cert::cert_sn_from_pem(&c.alipay_cert_pem).map_err(|e| DemoError::Certs(e.to_string()))?;
+    demo.alipay_public_cert_pem = c.alipay_cert_pem.clone();
+    let text = serde_json::to_string(&creds).map_err(|e| DemoError::Stored(e.to_string()))?;
+    store.put_meta(META_KEY, &text).await?;
+    Ok(true)
 }
 
 fn ts(t: DateTime<Utc>) -> String {

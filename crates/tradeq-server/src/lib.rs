@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod admin_token;
+pub mod certs;
 pub mod config;
 pub mod credentials;
 pub mod demo;

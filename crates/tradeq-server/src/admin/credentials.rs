@@ -12,7 +12,8 @@ use axum::Json;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
+use tradeq_model::credentials::{AlipayApp, AlipayCertMode, AppAuthToken, TopApp, TopSession};
+use tradeq_wire::alipay::cert;
 use tradeq_wire::alipay::keys::{
     generate_rsa_2048, parse_private_key, parse_public_key, private_key_to_pkcs8_pem,
     public_from_private, public_key_to_spki_pem, same_public_key,
@@ -20,6 +21,7 @@ use tradeq_wire::alipay::keys::{
 
 use super::error::AdminError;
 use super::extract::{JsonObject, Nullable};
+use crate::certs::{self, cert_mode_for, CertModeError, CertModeRequest};
 use crate::state::AppState;
 
 /// What a redacted secret reads as.
@@ -31,7 +33,7 @@ const SIGN_TYPES: [&str; 2] = ["RSA2", "RSA"];
 /// Sign methods a TOP app may use.
 const SIGN_METHODS: [&str; 3] = ["md5", "hmac", "hmac-sha256"];
 
-const ALIPAY_APP_FIELDS: [&str; 7] = [
+const ALIPAY_APP_FIELDS: [&str; 10] = [
     "app_id",
     "merchant_pid",
     "app_public_key",
@@ -39,6 +41,9 @@ const ALIPAY_APP_FIELDS: [&str; 7] = [
     "aes_key",
     "always_fund_bill_list",
     "platform_private_key",
+    "cert_mode",
+    "app_cert",
+    "revoked_app_cert_sns",
 ];
 const TOKEN_FIELDS: [&str; 4] = ["token", "app_id", "merchant_pid", "expires_at"];
 const TOP_APP_FIELDS: [&str; 4] = ["app_key", "app_secret", "sign_methods", "merchant_id"];
@@ -210,11 +215,49 @@ pub struct AlipayAppView {
     pub has_aes_key: bool,
     /// Contract flag: always return `fund_bill_list`.
     pub always_fund_bill_list: bool,
+    /// The certificates, when the app is in public-key-certificate mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_mode: Option<CertModeView>,
+}
+
+/// The certificates of an app in certificate mode, with the SNs the SDKs compute from them.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertModeView {
+    /// The app public-key certificate (`appCertPublicKey`).
+    pub app_cert_pem: String,
+    /// Its SN (`app_cert_sn`).
+    pub app_cert_sn: String,
+    /// App certificate SNs no longer accepted.
+    pub revoked_app_cert_sns: Vec<String>,
+    /// The platform public-key certificate (`alipayCertPublicKey_RSA2`).
+    pub alipay_cert_pem: String,
+    /// Its SN (`alipay_cert_sn` in answers).
+    pub alipay_cert_sn: String,
+    /// The root bundle (`alipayRootCert`).
+    pub alipay_root_cert_pem: String,
+    /// Its root SN (`alipay_root_cert_sn`).
+    pub alipay_root_cert_sn: String,
+}
+
+impl CertModeView {
+    /// The view of stored certificates; `None` when one does not parse (never stored so).
+    pub fn new(c: &AlipayCertMode) -> Option<CertModeView> {
+        Some(CertModeView {
+            app_cert_sn: cert::cert_sn_from_pem(&c.app_cert_pem).ok()?,
+            app_cert_pem: c.app_cert_pem.clone(),
+            revoked_app_cert_sns: c.revoked_app_cert_sns.clone(),
+            alipay_cert_sn: cert::cert_sn_from_pem(&c.alipay_cert_pem).ok()?,
+            alipay_cert_pem: c.alipay_cert_pem.clone(),
+            alipay_root_cert_sn: cert::root_cert_sn(&c.alipay_root_cert_pem).ok()?,
+            alipay_root_cert_pem: c.alipay_root_cert_pem.clone(),
+        })
+    }
 }
 
 impl From<&AlipayApp> for AlipayAppView {
     fn from(app: &AlipayApp) -> Self {
         AlipayAppView {
+            cert_mode: app.cert_mode.as_ref().and_then(CertModeView::new),
             app_id: app.app_id.clone(),
             merchant_pid: app.merchant_pid.clone(),
             app_public_key_pem: app.app_public_key_pem.clone(),
@@ -230,22 +273,28 @@ impl From<&AlipayApp> for AlipayAppView {
 struct AlipayAppInput {
     app_id: Option<String>,
     merchant_pid: String,
-    app_public_key: String,
+    app_public_key: Option<String>,
     sign_types: Option<Vec<String>>,
     aes_key: Nullable<String>,
     always_fund_bill_list: Option<bool>,
     platform_private_key: Nullable<String>,
+    cert_mode: Option<bool>,
+    app_cert: Option<String>,
+    revoked_app_cert_sns: Option<Vec<String>>,
 }
 
 fn read_alipay_app(mut o: JsonObject) -> Result<AlipayAppInput, AdminError> {
     let input = AlipayAppInput {
         app_id: o.opt_string("app_id")?,
         merchant_pid: o.string("merchant_pid")?,
-        app_public_key: o.string("app_public_key")?,
+        app_public_key: o.opt_string("app_public_key")?,
         sign_types: o.opt_string_list("sign_types")?,
         aes_key: o.nullable_string("aes_key")?,
         always_fund_bill_list: o.opt_bool("always_fund_bill_list")?,
         platform_private_key: o.nullable_string("platform_private_key")?,
+        cert_mode: o.opt_bool("cert_mode")?,
+        app_cert: o.opt_string("app_cert")?,
+        revoked_app_cert_sns: o.opt_string_list("revoked_app_cert_sns")?,
     };
     o.finish(&ALIPAY_APP_FIELDS)?;
     Ok(input)
@@ -254,14 +303,39 @@ fn read_alipay_app(mut o: JsonObject) -> Result<AlipayAppInput, AdminError> {
 /// Validates a request and builds the app to store. `existing` is the stored app a PUT
 /// replaces: its platform key pair and AES key are kept unless the request gives new ones.
 async fn build_alipay_app(
+    store: &dyn tradeq_store::Store,
     app_id: String,
     input: AlipayAppInput,
     existing: Option<&AlipayApp>,
 ) -> Result<AlipayApp, AdminError> {
     check_identifier("app_id", &app_id, 32)?;
     check_merchant("merchant_pid", &input.merchant_pid, 32)?;
-    let app_public = parse_public_key(&input.app_public_key)
-        .map_err(|e| AdminError::invalid_field("app_public_key", e))?;
+    let from_cert = match &input.app_cert {
+        Some(pem) => Some(
+            cert::public_key_from_pem(pem).map_err(|e| AdminError::invalid_field("app_cert", e))?,
+        ),
+        None => None,
+    };
+    let app_public = match (&input.app_public_key, from_cert) {
+        (Some(text), from_cert) => {
+            let key = parse_public_key(text)
+                .map_err(|e| AdminError::invalid_field("app_public_key", e))?;
+            if from_cert.is_some_and(|c| !same_public_key(&c, &key)) {
+                return Err(AdminError::invalid_field(
+                    "app_cert",
+                    "certifies another key than app_public_key (give one of them, or the matching pair)",
+                ));
+            }
+            key
+        }
+        (None, Some(key)) => key,
+        (None, None) => {
+            return Err(AdminError::invalid_field(
+                "app_public_key",
+                "is required (or give app_cert, whose key is used)",
+            ))
+        }
+    };
     let app_public_key_pem = public_key_to_spki_pem(&app_public).map_err(AdminError::internal)?;
     let sign_types = allowed_list("sign_types", input.sign_types, &SIGN_TYPES)?;
     let aes_key = match input.aes_key {
@@ -293,6 +367,41 @@ async fn build_alipay_app(
             None => generate_platform_pair().await?,
         },
     };
+    let wants_cert_mode = input
+        .cert_mode
+        .unwrap_or(input.app_cert.is_some() || existing.is_some_and(|e| e.cert_mode.is_some()));
+    if !wants_cert_mode && (input.app_cert.is_some() || input.revoked_app_cert_sns.is_some()) {
+        return Err(AdminError::invalid_field(
+            "cert_mode",
+            "is false, but app_cert or revoked_app_cert_sns was given",
+        ));
+    }
+    let cert_mode = if wants_cert_mode {
+        let ca = certs::load_or_create(store)
+            .await
+            .map_err(AdminError::internal)?;
+        let previous = existing.and_then(|e| e.cert_mode.as_ref());
+        Some(
+            cert_mode_for(
+                &ca,
+                CertModeRequest {
+                    app_id: &app_id,
+                    merchant_pid: &input.merchant_pid,
+                    app_public_key_pem: &app_public_key_pem,
+                    platform_public_key_pem: &platform_public_key_pem,
+                    app_cert: input.app_cert.as_deref(),
+                    revoked: input.revoked_app_cert_sns,
+                },
+                previous,
+            )
+            .map_err(|e| match e {
+                CertModeError::Field(field, reason) => AdminError::invalid_field(field, reason),
+                CertModeError::Ca(e) => AdminError::internal(e),
+            })?,
+        )
+    } else {
+        None
+    };
     Ok(AlipayApp {
         app_id,
         merchant_pid: input.merchant_pid,
@@ -302,6 +411,7 @@ async fn build_alipay_app(
         platform_public_key_pem,
         aes_key,
         always_fund_bill_list: input.always_fund_bill_list.unwrap_or(false),
+        cert_mode,
     })
 }
 
@@ -347,7 +457,7 @@ pub async fn create_alipay_app(
             "Alipay app `{app_id}` exists; PUT /v1/alipay-apps/{app_id} to replace it"
         )));
     }
-    let app = build_alipay_app(app_id, input, None).await?;
+    let app = build_alipay_app(state.store.as_ref(), app_id, input, None).await?;
     state.store.put_alipay_app(&app).await?;
     tracing::info!(app_id = %app.app_id, merchant = %app.merchant_pid, "admin: Alipay app created");
     Ok(created(
@@ -387,7 +497,7 @@ pub async fn put_alipay_app(
         }
     }
     let existing = state.store.get_alipay_app(&app_id).await?;
-    let app = build_alipay_app(app_id, input, existing.as_ref()).await?;
+    let app = build_alipay_app(state.store.as_ref(), app_id, input, existing.as_ref()).await?;
     state.store.put_alipay_app(&app).await?;
     let view = AlipayAppView::from(&app);
     if existing.is_some() {

@@ -17,10 +17,11 @@ use chrono::Duration;
 use serde_json::Value;
 
 use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
+use tradeq_wire::alipay::cert::{check_request_sns, CertExpectation};
 use tradeq_wire::alipay::sign::{rsa_sign, v2_verify_request, SignType};
 use tradeq_wire::alipay::v2::{
-    self, envelope, envelope_encrypted, error_inner_json, response_key,
-    signed_content_for_encrypted, success_inner_json, V2Common, V2Error,
+    self, envelope_with_cert_sn, error_inner_json, response_key, signed_content_for_encrypted,
+    success_inner_json, V2Common, V2Error,
 };
 use tradeq_wire::params::{raw_form_value, Charset, ParamError, ParamSet};
 
@@ -44,6 +45,21 @@ struct Reply {
     signer: Option<(Arc<ResolvedAlipayApp>, SignType)>,
     /// The AES key when the request was encrypted and decrypted successfully.
     aes_key: Option<String>,
+    /// The platform certificate's SN, when the request came in certificate mode and its SNs
+    /// were accepted: written between the answer and `sign`, never otherwise.
+    alipay_cert_sn: Option<String>,
+    /// The certificate download's success answer goes unsigned, as the real gateway's does.
+    unsigned: bool,
+}
+
+/// The method certificate-mode SDKs call for a platform certificate they do not know.
+pub const CERT_DOWNLOAD_METHOD: &str = "alipay.open.app.alipaycert.download";
+
+/// What a request asks for: a query method, or a platform certificate.
+#[derive(Clone, Copy)]
+enum Target {
+    Method(Method),
+    CertDownload,
 }
 
 /// Serves `/gateway.do`.
@@ -65,6 +81,8 @@ pub async fn handle(
                 charset: request_charset(uri.query(), &[]).0,
                 signer: None,
                 aes_key: None,
+                alipay_cert_sn: None,
+                unsigned: false,
             };
             let err = V2Error::invalid_parameter_msg(format!(
                 "参数无效: 请求体过大或无法读取 ({})",
@@ -79,6 +97,8 @@ pub async fn handle(
         charset,
         signer: None,
         aes_key: None,
+        alipay_cert_sn: None,
+        unsigned: false,
     };
     let params = match collect(uri.query(), &headers, &body, charset) {
         Ok(p) => p,
@@ -92,8 +112,8 @@ pub async fn handle(
     if !charset_ok {
         trace.method = params.get("method").map(str::to_string);
         trace.app = params.get("app_id").map(str::to_string);
-        if let Some(m) = known_method(&params) {
-            reply.key = response_key(m.name());
+        if let Some(t) = known_target(&params) {
+            reply.key = response_key(t.name());
         }
         return finish(
             &state,
@@ -117,11 +137,23 @@ pub async fn handle(
     .await
 }
 
-fn known_method(params: &ParamSet) -> Option<Method> {
-    params
-        .get("method")
-        .and_then(Method::from_name)
+fn known_target(params: &ParamSet) -> Option<Target> {
+    let name = params.get("method")?;
+    if name == CERT_DOWNLOAD_METHOD {
+        return Some(Target::CertDownload);
+    }
+    Method::from_name(name)
         .filter(|m| m.platform() == Platform::Alipay)
+        .map(Target::Method)
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Method(m) => m.name(),
+            Target::CertDownload => CERT_DOWNLOAD_METHOD,
+        }
+    }
 }
 
 /// The request charset: the `charset` parameter, read raw from the URL (where every SDK puts it)
@@ -163,13 +195,14 @@ async fn answer(
     let now = state.sandbox.request_now();
     trace.method = params.get("method").map(str::to_string);
     trace.app = params.get("app_id").map(str::to_string);
-    let method = known_method(params);
+    let method = known_target(params);
     if let Some(m) = method {
         reply.key = response_key(m.name());
     }
     let window = Duration::seconds(state.config.v2_timestamp_window_secs);
     let common = v2::read_common(params, now, window, |m| {
-        Method::from_name(m).is_some_and(|m| m.platform() == Platform::Alipay)
+        m == CERT_DOWNLOAD_METHOD
+            || Method::from_name(m).is_some_and(|m| m.platform() == Platform::Alipay)
     });
     // An app that can be identified signs every error, the common parameter errors and an
     // unknown method's `error_response` included: the official Python SDK rejects any unsigned
@@ -204,6 +237,25 @@ async fn answer(
         (None, _) => return Err(V2Error::invalid_method()),
         (Some(_), None) => return Err(V2Error::invalid_app_id()),
     };
+    // The certificate the request names picks the key its signature is checked with, so the
+    // SNs are checked first.
+    let expected = app.cert.as_ref().map(|c| CertExpectation {
+        app_cert_sn: &c.app_cert_sn,
+        revoked: &c.revoked_app_cert_sns,
+        root_cert_sn: &c.root_cert_sn,
+    });
+    let cert_mode = check_request_sns(
+        expected,
+        params.get("app_cert_sn"),
+        params.get("alipay_root_cert_sn"),
+    )
+    .map_err(|refusal| {
+        trace.verification = Verification::Failed;
+        V2Error::cert(refusal)
+    })?;
+    if let (true, Some(c)) = (cert_mode, &app.cert) {
+        reply.alipay_cert_sn = Some(c.alipay_cert_sn.clone());
+    }
     if let Err(e) = authenticate(&app, &common, params).await {
         trace.verification = Verification::Failed;
         if e.sub_code != "isv.invalid-signature" {
@@ -226,6 +278,10 @@ async fn answer(
         .map_err(v2_caller_error)?;
     trace.merchant = Some(merchant.clone());
     let biz = business_params(&app, &common, reply)?;
+    let method = match method {
+        Target::Method(m) => m,
+        Target::CertDownload => return cert_download(&app, &biz, reply),
+    };
     trace.set_biz(&biz);
     trace.fault = state.sandbox.fault_for(trace).await;
     if let Some(InjectedError::V2(e)) =
@@ -246,6 +302,33 @@ async fn answer(
         Ok(node) => Ok(success_inner_json(&node)),
         Err(e) => Err(method_error(e)),
     }
+}
+
+/// `alipay.open.app.alipaycert.download`: the platform certificate with the SN in `biz_content`,
+/// base64 of its PEM text in `alipay_cert_content`. The real gateway sends this answer without
+/// `sign` (and the official SDKs do not verify it): the certificate is checked against the root
+/// instead.
+fn cert_download(
+    app: &ResolvedAlipayApp,
+    biz: &methods::BizParams,
+    reply: &mut Reply,
+) -> Result<String, V2Error> {
+    let sn = match biz.get("alipay_cert_sn") {
+        Some(Value::String(sn)) if !sn.is_empty() => sn,
+        _ => return Err(V2Error::invalid_parameter_named("alipay_cert_sn")),
+    };
+    let pem = app
+        .cert
+        .as_ref()
+        .and_then(|c| c.alipay_cert(sn))
+        .ok_or_else(V2Error::alipay_cert_not_exist)?;
+    let content = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pem);
+    reply.unsigned = true;
+    reply.alipay_cert_sn = None;
+    Ok(format!(
+        r#"{{"code":"10000","msg":"Success","alipay_cert_content":{}}}"#,
+        Value::String(content)
+    ))
 }
 
 /// Logs and journals the findings about a refused request, and appends the hint to its
@@ -381,14 +464,25 @@ fn finish(
         None => inner.clone(),
     };
     let sign = match &reply.signer {
+        Some(_) if reply.unsigned && result.is_ok() => None,
         Some((app, sign_type)) => {
             sign_cached(state, app, *sign_type, &reply.charset.encode(&signed_text))
         }
         None => None,
     };
     let body = match &encrypted {
-        Some(ct) => envelope_encrypted(&reply.key, ct, sign.as_deref()),
-        None => envelope(&reply.key, &inner, sign.as_deref()),
+        Some(ct) => envelope_with_cert_sn(
+            &reply.key,
+            &signed_content_for_encrypted(ct),
+            reply.alipay_cert_sn.as_deref(),
+            sign.as_deref(),
+        ),
+        None => envelope_with_cert_sn(
+            &reply.key,
+            &inner,
+            reply.alipay_cert_sn.as_deref(),
+            sign.as_deref(),
+        ),
     };
     record_request("alipay_v2", method, outcome);
     let journal_outcome = match &result {
@@ -465,6 +559,8 @@ mod tests {
             signer: None,
             // Not a base64 AES key: encryption fails.
             aes_key: Some("%%% not a key %%%".to_string()),
+            alipay_cert_sn: None,
+            unsigned: false,
         };
         let secret = r#"{"code":"10000","msg":"Success","buyer_logon_id":"secret-buyer"}"#;
         let trace = Trace::new(FrontDoor::AlipayV2, "trace");

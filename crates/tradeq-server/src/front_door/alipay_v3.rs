@@ -23,6 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
 use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
+use tradeq_wire::alipay::cert::{check_request_sns, CertExpectation};
 use tradeq_wire::alipay::sign::{rsa_sign, SignType};
 use tradeq_wire::alipay::v3::{
     error_body, method_for_v3_path, parse_authorization, request_sign_content,
@@ -51,7 +52,13 @@ const ENCRYPT_TYPE_HEADER: &str = "alipay-encrypt-type";
 struct Reply {
     signer: Option<Arc<ResolvedAlipayApp>>,
     aes_key: Option<String>,
+    /// The platform certificate's SN (`alipay-sn`), when the request came in certificate mode
+    /// and its SNs were accepted.
+    alipay_sn: Option<String>,
 }
+
+/// The root SN header of a certificate-mode request.
+const ROOT_CERT_SN_HEADER: &str = "alipay-root-cert-sn";
 
 /// Serves `/v3/…`.
 pub async fn handle(
@@ -117,7 +124,14 @@ pub async fn handle(
     record_request("alipay_v3", method, outcome);
     // Journaled after signing, so the latency covers the whole answer.
     let journal_body = state.sandbox.journal.enabled().then(|| body.clone());
-    let response = respond(status, body, encrypted, reply.signer, &trace_id);
+    let response = respond(
+        status,
+        body,
+        encrypted,
+        reply.signer,
+        reply.alipay_sn.as_deref(),
+        &trace_id,
+    );
     let fault = trace.fault.clone();
     if let Some(body) = journal_body {
         state.sandbox.record(trace, journal_outcome, &body);
@@ -182,6 +196,25 @@ async fn answer(
                 .to_string(),
         ),
     };
+    let root_sn = match headers.get(ROOT_CERT_SN_HEADER) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            V3Error::cert(tradeq_wire::alipay::cert::CertRefusal::InvalidRootCertSn)
+        })?),
+    };
+    let expected = app.cert.as_ref().map(|c| CertExpectation {
+        app_cert_sn: &c.app_cert_sn,
+        revoked: &c.revoked_app_cert_sns,
+        root_cert_sn: &c.root_cert_sn,
+    });
+    let cert_mode =
+        check_request_sns(expected, auth.app_cert_sn.as_deref(), root_sn).map_err(|refusal| {
+            trace.verification = Verification::Failed;
+            V3Error::cert(refusal)
+        })?;
+    if let (true, Some(c)) = (cert_mode, &app.cert) {
+        reply.alipay_sn = Some(c.alipay_cert_sn.clone());
+    }
     let target = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
@@ -434,6 +467,7 @@ fn respond(
     body: String,
     encrypted: bool,
     signer: Option<Arc<ResolvedAlipayApp>>,
+    alipay_sn: Option<&str>,
     trace_id: &str,
 ) -> Response {
     let timestamp = Utc::now().timestamp_millis().to_string();
@@ -458,6 +492,10 @@ fn respond(
         ("alipay-trace-id", Some(trace_id.to_string())),
         ("alipay-timestamp", signature.as_ref().map(|_| timestamp)),
         ("alipay-nonce", signature.as_ref().map(|_| nonce)),
+        (
+            "alipay-sn",
+            signature.as_ref().and(alipay_sn.map(str::to_string)),
+        ),
         ("alipay-signature", signature),
     ] {
         if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {

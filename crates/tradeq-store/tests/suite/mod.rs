@@ -1187,6 +1187,7 @@ pub fn alipay_app(app_id: &str, merchant: &str) -> AlipayApp {
             .to_string(),
         aes_key: Some("aGVsbG8gd29ybGQgMTIzNA==".to_string()),
         always_fund_bill_list: false,
+        cert_mode: None,
     }
 }
 

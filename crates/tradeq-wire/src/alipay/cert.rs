@@ -190,5 +190,92 @@ pub fn issued_by_bundle(cert: &X509Ref, bundle_pem: &str) -> Result<bool, CertEr
     Ok(false)
 }
 
+/// Why a certificate-mode request is refused before its signature is looked at. The codes are
+/// the real gateway's (docs/protocol/alipay-v2.md §5.4 gives the evidence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertRefusal {
+    /// The app is in certificate mode and the request names no app certificate.
+    MissingAppCertSn,
+    /// The named app certificate is not the app's, was revoked, or the app has no certificate.
+    AppCertNotExist,
+    /// The request names no root bundle.
+    MissingRootCertSn,
+    /// The named root bundle is not the app's.
+    InvalidRootCertSn,
+}
+
+impl CertRefusal {
+    /// The sub_code without its `isv.` prefix (the v3 `code`).
+    pub fn code(self) -> &'static str {
+        match self {
+            CertRefusal::MissingAppCertSn => "missing-app-cert-sn",
+            CertRefusal::AppCertNotExist => "app-cert-not-exist",
+            CertRefusal::MissingRootCertSn => "missing-alipay-root-cert-sn",
+            CertRefusal::InvalidRootCertSn => "invalid-alipay-root-cert-sn",
+        }
+    }
+
+    /// The gateway's text.
+    pub fn message(self) -> &'static str {
+        match self {
+            CertRefusal::MissingAppCertSn => "缺少应用公钥证书序列号",
+            CertRefusal::AppCertNotExist => "应用公钥证书不存在",
+            CertRefusal::MissingRootCertSn => "缺少支付宝根证书序列号",
+            CertRefusal::InvalidRootCertSn => "无效支付宝根证书序列号",
+        }
+    }
+
+    /// Whether the value was absent (v2 `40001`) rather than wrong (`40002`).
+    pub fn is_missing(self) -> bool {
+        matches!(
+            self,
+            CertRefusal::MissingAppCertSn | CertRefusal::MissingRootCertSn
+        )
+    }
+}
+
+/// What an app in certificate mode accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct CertExpectation<'a> {
+    /// The app certificate's SN.
+    pub app_cert_sn: &'a str,
+    /// SNs refused even when they match.
+    pub revoked: &'a [String],
+    /// The root SN of the app's bundle.
+    pub root_cert_sn: &'a str,
+}
+
+/// Checks a request's `app_cert_sn` and `alipay_root_cert_sn` (empty counts as absent).
+/// `expected` is `None` for an app in public-key mode: a request naming a certificate is refused
+/// (the app has none), one naming none passes. `Ok(true)` means the answer is in certificate mode.
+pub fn check_request_sns(
+    expected: Option<CertExpectation<'_>>,
+    app_cert_sn: Option<&str>,
+    root_cert_sn: Option<&str>,
+) -> Result<bool, CertRefusal> {
+    let app_cert_sn = app_cert_sn.filter(|s| !s.is_empty());
+    let root_cert_sn = root_cert_sn.filter(|s| !s.is_empty());
+    let Some(e) = expected else {
+        return match app_cert_sn {
+            Some(_) => Err(CertRefusal::AppCertNotExist),
+            None => Ok(false),
+        };
+    };
+    let sn = app_cert_sn.ok_or(CertRefusal::MissingAppCertSn)?;
+    // Public values, but compared without early exit like every other credential.
+    if !constant_eq(sn, e.app_cert_sn) || e.revoked.iter().any(|r| r == sn) {
+        return Err(CertRefusal::AppCertNotExist);
+    }
+    let root = root_cert_sn.ok_or(CertRefusal::MissingRootCertSn)?;
+    if !constant_eq(root, e.root_cert_sn) {
+        return Err(CertRefusal::InvalidRootCertSn);
+    }
+    Ok(true)
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
+}
+
 #[cfg(test)]
 mod tests;

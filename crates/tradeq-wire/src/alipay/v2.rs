@@ -107,6 +107,23 @@ impl V2Error {
         )
     }
 
+    /// A certificate-mode refusal: `40001` when the SN is missing, `40002` when it is wrong
+    /// (`isv.app-cert-not-exist 应用公钥证书不存在`, `isv.invalid-alipay-root-cert-sn 无效支付宝根证书序列号`, …).
+    pub fn cert(refusal: crate::alipay::cert::CertRefusal) -> V2Error {
+        let kind = if refusal.is_missing() {
+            MISSING
+        } else {
+            INVALID
+        };
+        V2Error::new(kind, &format!("isv.{}", refusal.code()), refusal.message())
+    }
+
+    /// `40002 isv.alipay-cert-not-exist 支付宝公钥证书不存在`: the certificate download names an
+    /// SN the app never had.
+    pub fn alipay_cert_not_exist() -> V2Error {
+        V2Error::new(INVALID, "isv.alipay-cert-not-exist", "支付宝公钥证书不存在")
+    }
+
     /// `40002 isv.invalid-method 不存在的方法名`.
     pub fn invalid_method() -> V2Error {
         V2Error::new(INVALID, "isv.invalid-method", "不存在的方法名")

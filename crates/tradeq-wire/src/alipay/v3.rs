@@ -281,6 +281,12 @@ impl V3Error {
         V3Error::new(401, code, format!("{text}：{err}"))
     }
 
+    /// 401 for a certificate-mode refusal (`app-cert-not-exist`, `invalid-alipay-root-cert-sn`,
+    /// …): the request is not authenticated.
+    pub fn cert(refusal: crate::alipay::cert::CertRefusal) -> V3Error {
+        V3Error::new(401, refusal.code(), refusal.message())
+    }
+
     /// 401 `invalid-app-id`.
     pub fn invalid_app_id() -> V3Error {
         V3Error::new(401, "invalid-app-id", "无效的AppID参数")

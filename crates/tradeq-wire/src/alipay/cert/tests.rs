@@ -100,3 +100,51 @@ fn the_app_certificate_is_issued_by_the_rsa_root_and_carries_an_rsa_key() {
     assert_eq!(key.bits(), 2048);
     assert!(key.rsa().is_ok());
 }
+
+#[test]
+fn request_sns_are_checked_in_the_gateways_order() {
+    let revoked = vec!["bbbb".to_string()];
+    let e = Some(CertExpectation {
+        app_cert_sn: "aaaa",
+        revoked: &revoked,
+        root_cert_sn: "r1_r2",
+    });
+    assert_eq!(check_request_sns(e, Some("aaaa"), Some("r1_r2")), Ok(true));
+    assert_eq!(
+        check_request_sns(e, None, Some("r1_r2")),
+        Err(CertRefusal::MissingAppCertSn)
+    );
+    assert_eq!(
+        check_request_sns(e, Some(""), Some("r1_r2")),
+        Err(CertRefusal::MissingAppCertSn)
+    );
+    assert_eq!(
+        check_request_sns(e, Some("cccc"), Some("r1_r2")),
+        Err(CertRefusal::AppCertNotExist)
+    );
+    assert_eq!(
+        check_request_sns(e, Some("aaaa"), None),
+        Err(CertRefusal::MissingRootCertSn)
+    );
+    assert_eq!(
+        check_request_sns(e, Some("aaaa"), Some("r1")),
+        Err(CertRefusal::InvalidRootCertSn)
+    );
+    // A revoked SN is refused even when it is the app's current certificate.
+    let e2 = Some(CertExpectation {
+        app_cert_sn: "bbbb",
+        revoked: &revoked,
+        root_cert_sn: "r1_r2",
+    });
+    assert_eq!(
+        check_request_sns(e2, Some("bbbb"), Some("r1_r2")),
+        Err(CertRefusal::AppCertNotExist)
+    );
+    // Public-key mode: nothing named passes, a named certificate does not exist.
+    assert_eq!(check_request_sns(None, None, None), Ok(false));
+    assert_eq!(check_request_sns(None, None, Some("r1")), Ok(false));
+    assert_eq!(
+        check_request_sns(None, Some("aaaa"), Some("r1_r2")),
+        Err(CertRefusal::AppCertNotExist)
+    );
+}
