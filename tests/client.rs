@@ -1016,6 +1016,20 @@ async fn alipay_cert_mode_v2_v3_refusals_and_rotation() {
     let new_cert = text[start..].to_string();
     let new_sn = tradeq_wire::alipay::cert::cert_sn_from_pem(&new_cert).unwrap();
     assert_ne!(new_sn, sns.alipay_cert_sn);
+    // The running server sees a change made by another process within its credential cache's
+    // lifetime (2 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while v2
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotation never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     for r in [
         v2.trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
             .await
