@@ -163,7 +163,10 @@ fn query() -> AlipayTradeQueryRequest {
     AlipayTradeQueryRequest::by_trade_no("2024010122001446880500000001")
 }
 
-fn params(req: &Request) -> (Vec<(String, String)>, Vec<(String, String)>) {
+type Pairs = Vec<(String, String)>;
+
+/// The decoded URL query and form body of a v2 request.
+fn params(req: &Request) -> (Pairs, Pairs) {
     let url = parse_form(req.url.query().unwrap_or("").as_bytes(), Charset::Utf8).unwrap();
     let body = parse_form(&req.body, Charset::Utf8).unwrap();
     (url, body)
