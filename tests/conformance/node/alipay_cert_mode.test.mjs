@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { AlipaySdk } from 'alipay-sdk';
 import {
   GATEWAY, creds, adminRecord, expectedTrade, expectedTradeV2, expectedKoubei, plain, startRecorder,
-  makeSdk, ALL_OPTIONS, SEED_TRADE, T1, SHARED_OUT_TRADE_NO, KOUBEI_ORDERS,
+  makeSdk, ALL_OPTIONS, SEED_TRADE, T1, SHARED_OUT_TRADE_NO, KOUBEI_ORDERS, MERCHANT_B,
+  OTHER_MERCHANT_TRADE,
 } from './alipay_common.mjs';
 
 const cm = creds.alipay.cert_mode;
@@ -106,6 +107,25 @@ test('v2 exec: AES-encrypted request and answer', async () => {
   } finally {
     await rec.close();
   }
+});
+
+test('app_auth_token: the certificate-mode app acts for merchant B (v2 and v3)', async () => {
+  // A token of this app, granted through the admin API.
+  const res = await fetch(`${process.env.TRADEQ_ADMIN_URL}/v1/app-auth-tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${creds.admin_token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ app_id: cm.app_id, merchant_pid: MERCHANT_B }),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  const { token } = await res.json();
+  const rec = await adminRecord('alipay-trade', OTHER_MERCHANT_TRADE);
+  const v2 = await sdk.exec('alipay.trade.query', { bizContent: { trade_no: OTHER_MERCHANT_TRADE }, appAuthToken: token }, V);
+  assert.deepEqual(plain(v2), expectedTradeV2(rec));
+  const v3 = await sdk.curl('POST', V3_PATH, { body: { trade_no: OTHER_MERCHANT_TRADE }, appAuthToken: token });
+  assert.deepEqual(v3.data, expectedTrade(rec));
+  // Merchant A's trade is not merchant B's.
+  const notB = await sdk.exec('alipay.trade.query', { bizContent: { trade_no: SEED_TRADE }, appAuthToken: token }, V);
+  assert.equal(notB.sub_code, 'ACQ.TRADE_NOT_EXIST');
 });
 
 test('v2 bytes: the SNs travel in the URL, alipay_cert_sn sits between the answer and sign', async () => {
