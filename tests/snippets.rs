@@ -561,7 +561,7 @@ fn snippets_run_as_pasted() {
                 assert!(
                     needs_tools(&found)
                         && found.iter().any(|s| s.file_and_command.is_none())
-                        && programs == if on_port_80 { 4 } else { 3 },
+                        && programs == if on_port_80 { 5 } else { 4 },
                     "the banner should hold a program per SDK and a shell command:\n{banner}"
                 );
                 found

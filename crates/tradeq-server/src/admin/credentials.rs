@@ -329,12 +329,16 @@ async fn build_alipay_app(
             key
         }
         (None, Some(key)) => key,
-        (None, None) => {
-            return Err(AdminError::invalid_field(
-                "app_public_key",
-                "is required (or give app_cert, whose key is used)",
-            ))
-        }
+        // A PUT that only changes other fields (say, revokes a certificate) keeps the key.
+        (None, None) => match existing {
+            Some(e) => parse_public_key(&e.app_public_key_pem).map_err(AdminError::internal)?,
+            None => {
+                return Err(AdminError::invalid_field(
+                    "app_public_key",
+                    "is required (or give app_cert, whose key is used)",
+                ))
+            }
+        },
     };
     let app_public_key_pem = public_key_to_spki_pem(&app_public).map_err(AdminError::internal)?;
     let sign_types = allowed_list("sign_types", input.sign_types, &SIGN_TYPES)?;
