@@ -9,7 +9,9 @@ public certificate. It raises AliPayValidationError on a signature mismatch, so 
 returned below passed the SDK's signature check.
 """
 
+import json
 import os
+import urllib.request
 
 import pytest
 
@@ -82,6 +84,26 @@ def test_koubei_every_status(client, order_no):
 def test_koubei_not_found(client):
     got = client.server_api("koubei.trade.itemorder.query", {"order_no": "20990101000000001000000001"})
     assert got["code"] == "40004" and got["sub_code"] == "INVALID_PARAMETER"
+
+
+def test_app_auth_token_acts_for_merchant_b(client):
+    # A token of the certificate-mode app, granted through the admin API; DCAliPay passes extra
+    # keyword arguments of server_api as signed top-level parameters.
+    creds = c.credentials()
+    req = urllib.request.Request(
+        os.environ["TRADEQ_ADMIN_URL"] + "/v1/app-auth-tokens",
+        data=json.dumps({"app_id": cert_mode()["app_id"], "merchant_pid": c.MERCHANT_B}).encode(),
+        headers={
+            "Authorization": "Bearer " + creds["admin_token"],
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        token = json.loads(resp.read().decode("utf-8"))["token"]
+    got = client.server_api("alipay.trade.query", {"trade_no": c.OTHER_MERCHANT_TRADE}, app_auth_token=token)
+    assert got == c.expected_trade_v2(c.admin_record("alipay-trade", c.OTHER_MERCHANT_TRADE))
+    assert client.server_api("alipay.trade.query", {"trade_no": SEED_TRADE}, app_auth_token=token) == c.NOT_FOUND
 
 
 def test_a_wrong_root_bundle_is_refused():
