@@ -561,3 +561,153 @@ async fn v3_puts_the_sns_in_the_auth_string_and_header_and_checks_alipay_sn() {
         VerificationError::BadSignature
     ));
 }
+
+/// The rotation-following setup: a root, its bundle, the configured platform certificate and a
+/// rotated one, both issued by that root.
+struct RotationPki {
+    certs: AlipayCertificates,
+    app_key: PKey<Private>,
+    rotated: Issued,
+    stranger: Issued,
+}
+
+fn rotation_pki() -> RotationPki {
+    let root = issue("Rotation Root", generate_rsa_2048().unwrap(), 20, None);
+    let app = issue(APP_ID, generate_rsa_2048().unwrap(), 21, Some(&root));
+    let first = issue("Alipay", generate_rsa_2048().unwrap(), 22, Some(&root));
+    let rotated = issue("Alipay", generate_rsa_2048().unwrap(), 23, Some(&root));
+    let other_root = issue("Rotation Root", generate_rsa_2048().unwrap(), 20, None);
+    let stranger = issue(
+        "Alipay",
+        generate_rsa_2048().unwrap(),
+        23,
+        Some(&other_root),
+    );
+    RotationPki {
+        certs: AlipayCertificates {
+            app_cert: app.pem(),
+            alipay_public_cert: first.pem(),
+            alipay_root_cert: root.pem(),
+        },
+        app_key: app.key,
+        rotated,
+        stranger,
+    }
+}
+
+async fn mount_download(server: &MockServer, cert: &Issued) {
+    use base64::Engine;
+    let content = base64::engine::general_purpose::STANDARD.encode(cert.pem());
+    let body = format!(
+        r#"{{"alipay_open_app_alipaycert_download_response":{{"code":"10000","msg":"Success","alipay_cert_content":"{content}"}}}}"#
+    );
+    Mock::given(method("POST"))
+        .and(path("/gateway.do"))
+        .and(wiremock::matchers::query_param(
+            "method",
+            "alipay.open.app.alipaycert.download",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(body.into_bytes(), "application/json;charset=utf-8"),
+        )
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_rotated_certificate_is_followed_when_asked_and_checked_against_the_root() {
+    let p = rotation_pki();
+    let rotated_sn = cert_sn_from_pem(&p.rotated.pem()).unwrap();
+    let server = MockServer::start().await;
+    mount_download(&server, &p.rotated).await;
+    Mock::given(method("POST"))
+        .and(path("/gateway.do"))
+        .and(wiremock::matchers::query_param(
+            "method",
+            "alipay.trade.query",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            v2_answer(INNER, Some(&rotated_sn), &p.rotated.key).into_bytes(),
+            "application/json;charset=utf-8",
+        ))
+        .mount(&server)
+        .await;
+    mount_v3(
+        &server,
+        v3_answer(V3_BODY, Some(&rotated_sn), &p.rotated.key),
+    )
+    .await;
+    let config = |follow: bool| {
+        let mut c = AlipayConfig::with_certificates(
+            server.uri(),
+            APP_ID,
+            private_key_to_pkcs1_pem(&p.app_key).unwrap(),
+            p.certs.clone(),
+        );
+        c.follow_alipay_cert_rotation = follow;
+        c.options.retry = RetryPolicy::none();
+        c
+    };
+
+    // Off (the default): the rotation is named.
+    assert!(!AlipayConfig::new("u", "a", "k", "p").follow_alipay_cert_rotation);
+    assert!(matches!(
+        verification(
+            AlipayV2Client::new(config(false))
+                .unwrap()
+                .trade_query(&query())
+                .await
+        ),
+        VerificationError::AlipayCertSnMismatch { .. }
+    ));
+    // On: fetched once, checked, remembered; v2 and v3 answers verify with the new key.
+    let v2 = AlipayV2Client::new(config(true)).unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            v2.trade_query(&query()).await.unwrap().trade_status,
+            "TRADE_SUCCESS"
+        );
+    }
+    let downloads = |reqs: &[Request]| {
+        reqs.iter()
+            .filter(|r| {
+                r.url
+                    .query_pairs()
+                    .any(|(k, v)| k == "method" && v == "alipay.open.app.alipaycert.download")
+            })
+            .count()
+    };
+    assert_eq!(downloads(&server.received_requests().await.unwrap()), 1);
+    let v3 = AlipayV3Client::new(config(true)).unwrap();
+    assert_eq!(
+        v3.trade_query(&query()).await.unwrap().trade_status,
+        "TRADE_SUCCESS"
+    );
+    assert_eq!(downloads(&server.received_requests().await.unwrap()), 2);
+    // The download request itself is a certificate-mode request naming the SN.
+    let reqs = server.received_requests().await.unwrap();
+    let dl = reqs
+        .iter()
+        .find(|r| downloads(std::slice::from_ref(r)) == 1)
+        .unwrap();
+    let (url, body) = params(dl);
+    assert!(url.iter().any(|(k, _)| k == "app_cert_sn"));
+    let biz = body.iter().find(|(k, _)| k == "biz_content").unwrap();
+    assert_eq!(biz.1, format!(r#"{{"alipay_cert_sn":"{rotated_sn}"}}"#));
+
+    // A downloaded certificate from another root (same names, same SN) is refused.
+    let server = MockServer::start().await;
+    mount_download(&server, &p.stranger).await;
+    mount_v2(
+        &server,
+        v2_answer(INNER, Some(&rotated_sn), &p.stranger.key),
+    )
+    .await;
+    let mut c = config(true);
+    c.gateway_url = server.uri();
+    match verification(AlipayV2Client::new(c).unwrap().trade_query(&query()).await) {
+        VerificationError::Malformed(m) => assert!(m.contains("does not chain"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -9,7 +9,14 @@
 //!   certificate's key. An answer naming another certificate is refused with both SNs, which is
 //!   what a rotation of the platform certificate looks like until the new one is configured.
 //!
+//! - Optionally ([`crate::AlipayConfig::follow_alipay_cert_rotation`]), as the official Java SDK
+//!   does, an answer naming an unknown Alipay certificate makes the client fetch that certificate
+//!   (`alipay.open.app.alipaycert.download`), accept it only if it chains to the configured root
+//!   bundle, and verify the answer with it.
+//!
 //! The SNs are tradeq-wire's, the same computation as the official SDKs'.
+
+use std::sync::{Arc, RwLock};
 
 use openssl::pkey::{PKey, Public};
 use openssl::x509::{X509Ref, X509VerifyResult, X509};
@@ -17,7 +24,7 @@ use openssl::x509::{X509Ref, X509VerifyResult, X509};
 use tradeq_wire::alipay::cert::{cert_sn, parse_certificates, root_cert_sn};
 use tradeq_wire::alipay::keys::same_public_key;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, VerificationError};
 
 /// The three certificates of an app in certificate mode, as PEM text — the files the console
 /// hands out: `appCertPublicKey_<app_id>.crt`, `alipayCertPublicKey_RSA2.crt`,
@@ -43,6 +50,67 @@ pub struct CertSns {
     pub alipay_cert_sn: String,
     /// `alipay_root_cert_sn`: the root bundle's SN.
     pub alipay_root_cert_sn: String,
+}
+
+/// Platform certificates learnt after rotations, by SN: shared by a client and its clones.
+#[derive(Clone, Default)]
+pub(crate) struct LearntCerts(Arc<RwLock<Vec<(String, PKey<Public>)>>>);
+
+/// The most rotated certificates remembered.
+const MAX_LEARNT: usize = 8;
+
+impl LearntCerts {
+    pub fn get(&self, sn: &str) -> Option<PKey<Public>> {
+        let list = self.0.read().ok()?;
+        list.iter().find(|(s, _)| s == sn).map(|(_, k)| k.clone())
+    }
+
+    pub fn insert(&self, sn: String, key: PKey<Public>) {
+        if let Ok(mut list) = self.0.write() {
+            list.retain(|(s, _)| *s != sn);
+            if list.len() >= MAX_LEARNT {
+                list.remove(0);
+            }
+            list.push((sn, key));
+        }
+    }
+}
+
+/// The key of a downloaded platform certificate (`alipay_cert_content`: base64 of its PEM), once
+/// it is shown to be the certificate asked for and to chain to the configured root bundle
+/// (through the intermediates of the configured Alipay certificate file, if needed).
+pub(crate) fn accept_downloaded(
+    content_b64: &str,
+    sn: &str,
+    certs: &AlipayCertificates,
+) -> Result<PKey<Public>, VerificationError> {
+    use base64::Engine;
+    let refuse = |why: &str| {
+        VerificationError::Malformed(format!("downloaded Alipay certificate {sn}: {why}"))
+    };
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(content_b64.trim())
+        .map_err(|_| refuse("alipay_cert_content is not base64"))?;
+    let pem = String::from_utf8(pem).map_err(|_| refuse("not PEM text"))?;
+    let mut chain = parse_certificates(&pem).map_err(|e| refuse(&e.to_string()))?;
+    let got = chain
+        .first()
+        .map(|c| cert_sn(c))
+        .transpose()
+        .map_err(|e| refuse(&e.to_string()))?;
+    if got.as_deref() != Some(sn) {
+        return Err(refuse("its SN is not the one asked for"));
+    }
+    if let Ok(configured) = parse_certificates(&certs.alipay_public_cert) {
+        chain.extend(configured.into_iter().skip(1));
+    }
+    let roots = parse_certificates(&certs.alipay_root_cert).map_err(|e| refuse(&e.to_string()))?;
+    if !chains_to(&chain, &roots) {
+        return Err(refuse(
+            "it does not chain to the configured Alipay root certificate",
+        ));
+    }
+    chain[0].public_key().map_err(|e| refuse(&e.to_string()))
 }
 
 /// What the certificates yield once read and cross-checked.

@@ -47,6 +47,12 @@ pub struct AlipayConfig {
     /// requests carry the certificate SNs, answers must name the configured Alipay certificate,
     /// and they are verified with its key ([`cert`]).
     pub certificates: Option<AlipayCertificates>,
+    /// Certificate mode: when an answer names an Alipay certificate other than the configured
+    /// one (the platform rotated it), fetch it with `alipay.open.app.alipaycert.download`, accept
+    /// it if it chains to the root bundle, and verify the answer with it — as the official Java
+    /// SDK does. Off by default: such an answer is then refused with
+    /// [`crate::VerificationError::AlipayCertSnMismatch`].
+    pub follow_alipay_cert_rotation: bool,
     /// The app's own public key, optional: when given it is checked against the private key.
     pub app_public_key: Option<String>,
     /// v2 `sign_type`: [`SignType::Rsa2`] (default) or the legacy [`SignType::Rsa`]. v3 always
@@ -78,6 +84,7 @@ impl AlipayConfig {
             app_private_key: app_private_key.into(),
             alipay_public_key: alipay_public_key.into(),
             certificates: None,
+            follow_alipay_cert_rotation: false,
             app_public_key: None,
             sign_type: SignType::Rsa2,
             charset: Charset::Utf8,
@@ -108,6 +115,20 @@ pub(crate) struct AlipayKeys {
     pub alipay_public: PKey<Public>,
     /// Certificate mode: the SNs to send and expect.
     pub cert_sns: Option<CertSns>,
+    /// Certificate mode: platform certificates fetched after rotations.
+    pub learnt: cert::LearntCerts,
+}
+
+impl AlipayKeys {
+    /// The same keys expecting answers signed under the platform certificate `sn` with `key`.
+    pub(crate) fn for_platform_cert(&self, sn: &str, key: PKey<Public>) -> AlipayKeys {
+        let mut keys = self.clone();
+        keys.alipay_public = key;
+        if let Some(sns) = keys.cert_sns.as_mut() {
+            sns.alipay_cert_sn = sn.to_string();
+        }
+        keys
+    }
 }
 
 impl std::fmt::Debug for AlipayKeys {
@@ -164,6 +185,7 @@ pub(crate) fn load_keys(config: &AlipayConfig) -> Result<AlipayKeys, ConfigError
         app_private,
         alipay_public,
         cert_sns,
+        learnt: cert::LearntCerts::default(),
     })
 }
 

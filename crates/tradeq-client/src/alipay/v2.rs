@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
 use tradeq_wire::alipay::sign::{rsa_sign, rsa_verify, v2_sign_content, SignType};
-use tradeq_wire::alipay::v2::{extract_signed_response, ExtractError, ResponseKind};
+use tradeq_wire::alipay::v2::{extract_signed_response, response_key, ExtractError, ResponseKind};
 use tradeq_wire::params::{encode_form, Charset};
 use tradeq_wire::time::format_gmt8;
 
@@ -49,6 +49,9 @@ const URL_PARAMS: &[&str] = &[
     "alipay_root_cert_sn",
     "sign",
 ];
+
+/// The method that fetches a platform certificate by SN (certificate mode).
+const CERT_DOWNLOAD_METHOD: &str = "alipay.open.app.alipaycert.download";
 
 /// A verified v2 answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +145,23 @@ impl AlipayV2Client {
         if config.app_id.trim().is_empty() {
             return Err(ConfigError::Invalid("app_id is empty".into()).into());
         }
+        Ok(AlipayV2Client {
+            inner: Arc::new(Inner {
+                config,
+                keys,
+                url,
+                http,
+            }),
+        })
+    }
+
+    /// A client over already-read keys (the v3 client fetches rotated certificates through it).
+    pub(crate) fn from_keys(
+        config: AlipayConfig,
+        keys: AlipayKeys,
+        http: reqwest::Client,
+    ) -> Result<AlipayV2Client, Error> {
+        let url = gateway_url(&config.gateway_url, "/gateway.do")?;
         Ok(AlipayV2Client {
             inner: Arc::new(Inner {
                 config,
@@ -357,14 +377,87 @@ impl AlipayV2Client {
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body);
         let answer = exchange(builder, c.options.max_response_bytes).await?;
-        verify_answer(
-            &answer,
-            method,
-            &self.inner.keys,
-            c.sign_type,
+        let verify = |keys: &AlipayKeys| {
+            verify_answer(
+                &answer,
+                method,
+                keys,
+                c.sign_type,
+                c.charset,
+                c.aes_key.as_deref(),
+            )
+        };
+        match verify(&self.inner.keys) {
+            Err(Error::Verification(VerificationError::AlipayCertSnMismatch { got, .. }))
+                if c.follow_alipay_cert_rotation && method != CERT_DOWNLOAD_METHOD =>
+            {
+                let key = self.platform_cert_key(&got).await?;
+                verify(&self.inner.keys.for_platform_cert(&got, key))
+            }
+            other => other,
+        }
+    }
+
+    /// Certificate mode: the key of the platform certificate `sn`, learnt earlier or fetched
+    /// now with `alipay.open.app.alipaycert.download` and checked against the root bundle.
+    pub(crate) async fn platform_cert_key(
+        &self,
+        sn: &str,
+    ) -> Result<openssl::pkey::PKey<openssl::pkey::Public>, Error> {
+        if let Some(key) = self.inner.keys.learnt.get(sn) {
+            return Ok(key);
+        }
+        let Some(certs) = &self.inner.config.certificates else {
+            return Err(VerificationError::Malformed("not in certificate mode".into()).into());
+        };
+        let biz = serde_json::json!({ "alipay_cert_sn": sn }).to_string();
+        let timestamp = format_gmt8(Utc::now());
+        let request = self.sign_request(CERT_DOWNLOAD_METHOD, Some(&biz), &[], &timestamp)?;
+        let c = &self.inner.config;
+        let mut url = self.inner.url.clone();
+        url.set_query(Some(&encode_form(
+            request.query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             c.charset,
-            c.aes_key.as_deref(),
-        )
+        )));
+        let body = encode_form(
+            request.body.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            c.charset,
+        );
+        let builder = self
+            .inner
+            .http
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!(
+                    "application/x-www-form-urlencoded;charset={}",
+                    c.charset.label()
+                ),
+            )
+            .body(body);
+        let answer = exchange(builder, c.options.max_response_bytes).await?;
+        // The official Java SDK does not verify this answer's signature: the certificate it
+        // carries is trusted only if it chains to the configured root bundle.
+        let value: Value = serde_json::from_slice(&answer.body).map_err(|_| {
+            VerificationError::Malformed("the certificate download answer is not JSON".into())
+        })?;
+        let inner = &value[response_key(CERT_DOWNLOAD_METHOD)];
+        let content = match (
+            inner["code"].as_str(),
+            inner["alipay_cert_content"].as_str(),
+        ) {
+            (Some("10000"), Some(content)) => content,
+            _ => {
+                return Err(VerificationError::Malformed(format!(
+                    "the platform certificate {sn} could not be downloaded: {}",
+                    answer.body_excerpt()
+                ))
+                .into())
+            }
+        };
+        let key = super::cert::accept_downloaded(content, sn, certs)?;
+        self.inner.keys.learnt.insert(sn.to_string(), key.clone());
+        Ok(key)
     }
 }
 

@@ -288,7 +288,25 @@ impl AlipayV3Client {
             builder = builder.header("alipay-root-cert-sn", &sns.alipay_root_cert_sn);
         }
         let answer = exchange(builder, c.options.max_response_bytes).await?;
-        verify_answer(&answer, method, &self.inner.keys)
+        match verify_answer(&answer, method, &self.inner.keys) {
+            Err(Error::Verification(VerificationError::AlipayCertSnMismatch { got, .. }))
+                if c.follow_alipay_cert_rotation =>
+            {
+                // The certificate is fetched over the v2 gateway, as the SDKs do.
+                let v2 = super::AlipayV2Client::from_keys(
+                    c.clone(),
+                    self.inner.keys.clone(),
+                    self.inner.http.clone(),
+                )?;
+                let key = v2.platform_cert_key(&got).await?;
+                verify_answer(
+                    &answer,
+                    method,
+                    &self.inner.keys.for_platform_cert(&got, key),
+                )
+            }
+            other => other,
+        }
     }
 }
 
