@@ -1046,6 +1046,23 @@ async fn alipay_cert_mode_v2_v3_refusals_and_rotation() {
             other => panic!("expected the rotated SN to be named, got {other:?}"),
         }
     }
+    // Asked to follow rotations, the old configuration fetches the new certificate from the
+    // server, checks it against the root bundle and carries on.
+    let mut follow = alipay_cert(&server);
+    follow.follow_alipay_cert_rotation = true;
+    let t = AlipayV2Client::new(follow.clone())
+        .unwrap()
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+    let t = AlipayV3Client::new(follow)
+        .unwrap()
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+
     let mut rotated = alipay_cert(&server);
     rotated.certificates = Some(AlipayCertificates {
         alipay_public_cert: new_cert,
