@@ -52,9 +52,12 @@ pub struct CertSns {
     pub alipay_root_cert_sn: String,
 }
 
+/// A platform certificate's SN and key.
+type SnKey = (String, PKey<Public>);
+
 /// Platform certificates learnt after rotations, by SN: shared by a client and its clones.
 #[derive(Clone, Default)]
-pub(crate) struct LearntCerts(Arc<RwLock<Vec<(String, PKey<Public>)>>>);
+pub(crate) struct LearntCerts(Arc<RwLock<Vec<SnKey>>>);
 
 /// The most rotated certificates remembered.
 const MAX_LEARNT: usize = 8;
