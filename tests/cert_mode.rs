@@ -151,6 +151,19 @@ async fn v2_certificate_mode_end_to_end() {
     );
     assert_eq!(verify_v2(&body, QUERY, cert_pem).as_deref(), Some(sn));
 
+    // The other Alipay method too.
+    const KOUBEI: &str = "koubei.trade.itemorder.query";
+    let body = v2(
+        &server,
+        &c,
+        KOUBEI,
+        r#"{"order_no":"20160831001040010900010000000001"}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(inner(&body, KOUBEI)["code"], "10000", "{body}");
+    assert_eq!(verify_v2(&body, KOUBEI, cert_pem).as_deref(), Some(sn));
+
     // Public-key mode never carries it.
     let plain = v2(&server, &creds["alipay"], QUERY, biz, &[]).await;
     assert_eq!(inner(&plain, QUERY)["code"], "10000", "{plain}");
@@ -302,6 +315,27 @@ async fn v2_certificate_mode_end_to_end() {
 
 /// A signed v3 query from the certificate-mode app; `root_sn` is the header value, if any.
 async fn v3(server: &TestServer, c: &Value, root_sn: Option<&str>) -> reqwest::Response {
+    v3_with(
+        server,
+        c,
+        root_sn,
+        r#"{"trade_no":"2013112011001004330000121536"}"#,
+        None,
+        None,
+    )
+    .await
+}
+
+/// [`v3`] with a body of its own, an app auth token, and AES with `aes_key` (the body is
+/// encrypted and signed as ciphertext).
+async fn v3_with(
+    server: &TestServer,
+    c: &Value,
+    root_sn: Option<&str>,
+    body: &str,
+    token: Option<&str>,
+    aes_key: Option<&str>,
+) -> reqwest::Response {
     let key = parse_private_key(c["app_private_key_pkcs8_pem"].as_str().unwrap()).unwrap();
     let auth = format!(
         "app_id={},app_cert_sn={},nonce={},timestamp={}",
@@ -310,13 +344,16 @@ async fn v3(server: &TestServer, c: &Value, root_sn: Option<&str>) -> reqwest::R
         uuid_like(),
         chrono::Utc::now().timestamp_millis()
     );
-    let body = r#"{"trade_no":"2013112011001004330000121536"}"#;
+    let body = match aes_key {
+        Some(k) => tradeq_wire::alipay::aes::aes_encrypt(k, body.as_bytes()).unwrap(),
+        None => body.to_string(),
+    };
     let content = request_sign_content(
         &auth,
         "POST",
         "/v3/alipay/trade/query",
         body.as_bytes(),
-        None,
+        token,
     );
     let sign = rsa_sign(&key, SignType::Rsa2, &content).unwrap();
     let mut req = http()
@@ -325,8 +362,16 @@ async fn v3(server: &TestServer, c: &Value, root_sn: Option<&str>) -> reqwest::R
             "authorization",
             format!("ALIPAY-SHA256withRSA {auth},sign={sign}"),
         )
-        .header("content-type", "application/json")
         .body(body);
+    req = match aes_key {
+        Some(_) => req
+            .header("content-type", "text/plain")
+            .header("alipay-encrypt-type", "AES"),
+        None => req.header("content-type", "application/json"),
+    };
+    if let Some(t) = token {
+        req = req.header("alipay-app-auth-token", t);
+    }
     if let Some(sn) = root_sn {
         req = req.header("alipay-root-cert-sn", sn);
     }
@@ -376,6 +421,41 @@ async fn v3_certificate_mode_and_platform_rotation() {
     assert_eq!(res.status(), 401);
     let e: Value = res.json().await.unwrap();
     assert_eq!(e["code"], "missing-alipay-root-cert-sn");
+
+    // AES and an app auth token in certificate mode: the second merchant's trade, encrypted.
+    let admin = format!("http://127.0.0.1:{}", server.admin_port);
+    let granted: Value = http()
+        .post(format!("{admin}/v1/app-auth-tokens"))
+        .bearer_auth(creds["admin_token"].as_str().unwrap())
+        .json(&serde_json::json!({"app_id": c["app_id"], "merchant_pid": "2088202146225246"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let aes = creds["alipay"]["aes_key"].as_str().unwrap();
+    let res = v3_with(
+        &server,
+        &c,
+        Some(root),
+        r#"{"out_trade_no":"6823789339978248"}"#,
+        granted["token"].as_str(),
+        Some(aes),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers().get("alipay-sn").unwrap().to_str().unwrap(),
+        sn
+    );
+    let ct = res.text().await.unwrap();
+    let plain = tradeq_wire::alipay::aes::aes_decrypt(aes, &ct).unwrap();
+    let answer: Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(
+        answer["trade_no"], "2015042321001004720200028594",
+        "{answer}"
+    );
 
     // Public-key mode answers carry no alipay-sn.
     let (auth, body) = support::signed_v3_request(&creds, &uuid_like());

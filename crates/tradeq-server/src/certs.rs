@@ -179,7 +179,9 @@ impl SandboxCa {
         )?;
         let root_cert_pem = pem_text(&rsa_root)?;
         Ok(SandboxCa {
-            bundle_pem: format!("{root_cert_pem}{}", pem_text(&ec_root)?),
+            // A blank line between the certificates, as in the real alipayRootCert.crt: the
+            // community Python SDK splits the bundle on it.
+            bundle_pem: format!("{root_cert_pem}\n{}", pem_text(&ec_root)?),
             root_cert_pem,
             root_key_pem: keys::private_key_to_pkcs8_pem(&rsa_key)?,
             cert_validity_days: cert_days,
@@ -493,6 +495,12 @@ mod tests {
         let ca = SandboxCa::create(30, 10).unwrap();
         let certs = cert::parse_certificates(&ca.bundle_pem).unwrap();
         assert_eq!(certs.len(), 2);
+        assert_eq!(
+            ca.bundle_pem
+                .matches("-----END CERTIFICATE-----\n\n")
+                .count(),
+            1
+        );
         assert!(!cert::is_rsa_signed(&certs[1]));
         let sn = ca.root_cert_sn().unwrap();
         assert_eq!(sn, cert::cert_sn(&certs[0]).unwrap());

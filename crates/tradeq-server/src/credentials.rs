@@ -88,7 +88,7 @@ impl ResolvedCertMode {
 pub struct KeyCacheError {
     /// The app.
     pub app_id: String,
-    /// `app public key` or `platform private key`.
+    /// `app public key`, `platform private key` or `certificate`.
     pub which: &'static str,
     /// The parser's reason (never key material).
     pub reason: String,

@@ -8,6 +8,7 @@
 //! {"type":"top_app","app":{…}}
 //! {"type":"top_session","session":{…}}
 //! {"type":"demo_credentials","credentials":{…}}          when the demo data set was installed
+//! {"type":"sandbox_ca","ca":{…}}                          when certificate mode was used
 //! {"type":"fault_rule","created_at":"…","rule":{…}}       by creation time (counters not kept)
 //! {"type":"clock","clock":{"mode":"frozen","at":"…"}}     when the clock is not real time
 //! {"type":"record","kind":"alipay-trade","record":{…},"lifecycle":{…}}   by kind, then key
@@ -76,6 +77,11 @@ pub enum Line {
     DemoCredentials {
         /// As stored.
         credentials: Value,
+    },
+    /// The sandbox certificate authority of certificate mode, with its root key.
+    SandboxCa {
+        /// As stored.
+        ca: crate::certs::SandboxCa,
     },
     /// A fault rule. Its match and hit counters are not kept: a loaded rule starts counting
     /// again, as a fixture's rules should.
@@ -181,6 +187,10 @@ impl SnapshotWriter {
                             lines.push(Line::DemoCredentials { credentials });
                         }
                     }
+                    // An authority no node can read is left out, as it is useless anyway.
+                    if let Ok(Some(ca)) = crate::certs::load(self.store.as_ref()).await {
+                        lines.push(Line::SandboxCa { ca });
+                    }
                     let mut rules = self.store.list_fault_rules().await?;
                     rules.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
                     for row in rules {
@@ -285,6 +295,7 @@ pub struct Parsed {
     top_apps: Vec<TopApp>,
     sessions: Vec<TopSession>,
     demo: Option<String>,
+    ca: Option<crate::certs::SandboxCa>,
     faults: Vec<(DateTime<Utc>, FaultRule)>,
     clock: Option<ClockSetting>,
     records: Vec<Record>,
@@ -349,6 +360,7 @@ pub fn parse(text: &str) -> Result<Parsed, SnapshotError> {
             Line::TopApp { app } => parsed.top_apps.push(app),
             Line::TopSession { session } => parsed.sessions.push(session),
             Line::DemoCredentials { credentials } => parsed.demo = Some(credentials.to_string()),
+            Line::SandboxCa { ca } => parsed.ca = Some(ca),
             Line::FaultRule { created_at, rule } => {
                 // Checked as a rule posted to the admin API is (the configured timeout bound
                 // still applies when the rule fires).
@@ -423,6 +435,14 @@ pub async fn load(store: &dyn Store, text: &str) -> Result<LoadSummary, Snapshot
             as u64;
     if let Some(demo) = &parsed.demo {
         store.put_meta(DEMO_META_KEY, demo).await?;
+    }
+    if let Some(ca) = &parsed.ca {
+        crate::certs::save(store, ca)
+            .await
+            .map_err(|e| SnapshotError::Line {
+                line: 0,
+                message: format!("the sandbox certificate authority could not be restored: {e}"),
+            })?;
     }
     for chunk in parsed.records.chunks(PAGE as usize) {
         for (r, result) in chunk.iter().zip(store.upsert_batch(chunk).await?) {

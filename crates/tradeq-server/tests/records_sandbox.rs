@@ -859,6 +859,7 @@ async fn snapshot_round_trip_is_byte_identical(env: Env) {
         "top_app",
         "top_session",
         "demo_credentials",
+        "sandbox_ca",
         "fault_rule",
         "clock",
         "record",

@@ -5,6 +5,11 @@
 //! canonical string; `app_auth_token` picks the merchant; the method's answer is written as
 //! `{"<method>_response":{…},"sign":"…"}` and signed over its exact bytes in the response charset.
 //! Always HTTP 200, as every SDK expects.
+//!
+//! Certificate mode (docs/protocol/alipay-v2.md §5.4): `app_cert_sn` and `alipay_root_cert_sn`
+//! are checked against the app's certificates before the signature, the answers then carry
+//! `alipay_cert_sn` before `sign`, and `alipay.open.app.alipaycert.download` hands out the
+//! platform certificates by SN.
 
 use std::sync::Arc;
 

@@ -11,6 +11,10 @@
 //! base64(AES-CBC, zero IV) of the JSON and is signed as sent; a successful answer is encrypted
 //! the same way and signed over the ciphertext. Errors stay plain JSON (the SDKs parse them
 //! before anything else).
+//!
+//! Certificate mode (docs/protocol/alipay-v3.md §6): the auth string's `app_cert_sn` and the
+//! `alipay-root-cert-sn` header are checked against the app's certificates before the
+//! signature, and the answers then name the platform certificate in `alipay-sn`.
 
 use std::sync::Arc;
 

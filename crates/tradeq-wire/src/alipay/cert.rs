@@ -43,9 +43,17 @@ const END: &str = "-----END CERTIFICATE-----";
 /// Every certificate of a PEM text, in order. Text around the blocks (comments, blank lines,
 /// Windows line ends) is ignored.
 pub fn parse_certificates(pem: &str) -> Result<Vec<X509>, CertError> {
+    parse_some(pem, usize::MAX)
+}
+
+/// At most `limit` certificates of a PEM text.
+fn parse_some(pem: &str, limit: usize) -> Result<Vec<X509>, CertError> {
     let mut certs = Vec::new();
     let mut rest = pem;
-    while let Some(start) = rest.find(BEGIN) {
+    while certs.len() < limit {
+        let Some(start) = rest.find(BEGIN) else {
+            break;
+        };
         let after = &rest[start..];
         let Some(end) = after.find(END) else {
             return Err(CertError::Malformed);
@@ -62,7 +70,7 @@ pub fn parse_certificates(pem: &str) -> Result<Vec<X509>, CertError> {
 
 /// The first certificate of a PEM text (an app or Alipay public-key certificate).
 pub fn parse_certificate(pem: &str) -> Result<X509, CertError> {
-    parse_certificates(pem)?
+    parse_some(pem, 1)?
         .into_iter()
         .next()
         .ok_or(CertError::NoCertificate)
