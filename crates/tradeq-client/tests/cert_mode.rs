@@ -569,6 +569,7 @@ struct RotationPki {
     app_key: PKey<Private>,
     rotated: Issued,
     stranger: Issued,
+    expired: Issued,
 }
 
 fn rotation_pki() -> RotationPki {
@@ -583,6 +584,26 @@ fn rotation_pki() -> RotationPki {
         23,
         Some(&other_root),
     );
+    // The right root, the right SN, but out of its validity period.
+    let expired = {
+        let key = generate_rsa_2048().unwrap();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_serial_number(&Asn1Integer::from_bn(&BigNum::from_u32(23).unwrap()).unwrap())
+            .unwrap();
+        b.set_subject_name(&name("Alipay")).unwrap();
+        b.set_issuer_name(root.cert.subject_name()).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::from_unix(1_500_000_000).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::from_unix(1_600_000_000).unwrap())
+            .unwrap();
+        b.sign(&root.key, MessageDigest::sha256()).unwrap();
+        Issued {
+            cert: b.build(),
+            key,
+        }
+    };
     RotationPki {
         certs: AlipayCertificates {
             app_cert: app.pem(),
@@ -592,6 +613,7 @@ fn rotation_pki() -> RotationPki {
         app_key: app.key,
         rotated,
         stranger,
+        expired,
     }
 }
 
@@ -708,6 +730,17 @@ async fn a_rotated_certificate_is_followed_when_asked_and_checked_against_the_ro
     c.gateway_url = server.uri();
     match verification(AlipayV2Client::new(c).unwrap().trade_query(&query()).await) {
         VerificationError::Malformed(m) => assert!(m.contains("does not chain"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+
+    // An expired certificate from the right root is refused too.
+    let server = MockServer::start().await;
+    mount_download(&server, &p.expired).await;
+    mount_v2(&server, v2_answer(INNER, Some(&rotated_sn), &p.expired.key)).await;
+    let mut c = config(true);
+    c.gateway_url = server.uri();
+    match verification(AlipayV2Client::new(c).unwrap().trade_query(&query()).await) {
+        VerificationError::Malformed(m) => assert!(m.contains("not valid now"), "{m}"),
         other => panic!("{other:?}"),
     }
 }

@@ -18,6 +18,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use openssl::asn1::Asn1Time;
 use openssl::pkey::{PKey, Public};
 use openssl::x509::{X509Ref, X509VerifyResult, X509};
 
@@ -96,14 +97,18 @@ pub(crate) fn accept_downloaded(
         .map_err(|_| refuse("alipay_cert_content is not base64"))?;
     let pem = String::from_utf8(pem).map_err(|_| refuse("not PEM text"))?;
     let mut chain = parse_certificates(&pem).map_err(|e| refuse(&e.to_string()))?;
-    let got = chain
-        .first()
-        .map(|c| cert_sn(c))
-        .transpose()
-        .map_err(|e| refuse(&e.to_string()))?;
-    if got.as_deref() != Some(sn) {
-        return Err(refuse("its SN is not the one asked for"));
-    }
+    let key = {
+        let leaf = chain.first().ok_or_else(|| refuse("no certificate"))?;
+        if cert_sn(leaf).map_err(|e| refuse(&e.to_string()))? != sn {
+            return Err(refuse("its SN is not the one asked for"));
+        }
+        // As the Java SDK: a fetched certificate must be valid now.
+        let now = Asn1Time::days_from_now(0).map_err(|e| refuse(&e.to_string()))?;
+        if leaf.not_before() > now || leaf.not_after() < now {
+            return Err(refuse("it is not valid now"));
+        }
+        leaf.public_key().map_err(|e| refuse(&e.to_string()))?
+    };
     if let Ok(configured) = parse_certificates(&certs.alipay_public_cert) {
         chain.extend(configured.into_iter().skip(1));
     }
@@ -113,7 +118,7 @@ pub(crate) fn accept_downloaded(
             "it does not chain to the configured Alipay root certificate",
         ));
     }
-    chain[0].public_key().map_err(|e| refuse(&e.to_string()))
+    Ok(key)
 }
 
 /// What the certificates yield once read and cross-checked.
