@@ -833,3 +833,311 @@ async fn an_import_by_another_process_shows_in_the_next_answer() {
     assert_eq!(after.trade_no, before.trade_no);
     server.stop();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Certificate mode: the demo's `alipay.cert_mode` app.
+
+fn alipay_cert(server: &TestServer) -> AlipayConfig {
+    let mut c = no_retry(
+        creds(server)
+            .alipay_cert_config()
+            .expect("alipay.cert_mode config"),
+    );
+    c.gateway_url = server.base_url();
+    c
+}
+
+/// The client in certificate mode against the server: the SNs it computes are the ones the
+/// demo states; both methods over v2 and v3 succeed and fail as in public-key mode; AES works;
+/// a wrong root bundle and an unknown app certificate get the platform's refusals; a rotated
+/// platform certificate is named until the client is given the new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn alipay_cert_mode_v2_v3_refusals_and_rotation() {
+    use tradeq_client::AlipayCertificates;
+
+    let server = TestServer::start_demo(None, &[]);
+    let file = creds(&server);
+    let cm = file.alipay.as_ref().unwrap().cert_mode.clone().unwrap();
+    let v2 = AlipayV2Client::new(alipay_cert(&server)).unwrap();
+    let sns = v2.cert_sns().unwrap().clone();
+    file.check_cert_sns(&sns).unwrap();
+    assert_eq!(Some(&sns.alipay_cert_sn), cm.alipay_cert_sn.as_ref());
+
+    // Both methods, success and not found, over v2.
+    let t = v2
+        .trade_query(
+            &AlipayTradeQueryRequest::by_trade_no(TRADE_NO).with_query_options(["fund_bill_list"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+    assert!(!t.fund_bill_list.is_empty());
+    let e = business(
+        v2.trade_query(&AlipayTradeQueryRequest::by_out_trade_no("nope"))
+            .await,
+    );
+    assert_eq!(e.reason(), "ACQ.TRADE_NOT_EXIST");
+    assert_eq!(e.authenticity, Authenticity::Verified);
+    let k = v2
+        .koubei_trade_itemorder_query(&KoubeiTradeItemorderQueryRequest::new(ORDER_NO))
+        .await
+        .unwrap();
+    assert_eq!(k.order_no, ORDER_NO);
+    let e = business(
+        v2.koubei_trade_itemorder_query(&KoubeiTradeItemorderQueryRequest::new(
+            "20990101000000001000000001",
+        ))
+        .await,
+    );
+    assert_eq!(e.reason(), "INVALID_PARAMETER");
+
+    // AES (the demo's two Alipay apps share one key).
+    let mut aes = alipay_cert(&server);
+    aes.aes_key = file.alipay.as_ref().unwrap().aes_key.clone();
+    let t = AlipayV2Client::new(aes)
+        .unwrap()
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+
+    // v3.
+    let v3 = AlipayV3Client::new(alipay_cert(&server)).unwrap();
+    let t = v3
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+    let e = business(
+        v3.trade_query(&AlipayTradeQueryRequest::by_out_trade_no("nope"))
+            .await,
+    );
+    assert_eq!(e.reason(), "ACQ.TRADE_NOT_EXIST");
+
+    // The answer bytes: `alipay_cert_sn` between the answer object and `sign`.
+    let signed = v2
+        .sign_request(
+            "alipay.trade.query",
+            Some(&format!(r#"{{"trade_no":"{TRADE_NO}"}}"#)),
+            &[],
+            &tradeq_wire::time::format_gmt8(chrono::Utc::now()),
+        )
+        .unwrap();
+    let body = reqwest::Client::new()
+        .post(format!("{}/gateway.do", server.base_url()))
+        .query(&signed.query)
+        .form(&signed.body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = format!(r#"}},"alipay_cert_sn":"{}","sign":""#, sns.alipay_cert_sn);
+    assert!(
+        body.starts_with(r#"{"alipay_trade_query_response":{"#) && body.contains(&marker),
+        "{body}"
+    );
+    assert_eq!(body.matches("alipay_cert_sn").count(), 1);
+
+    // A root bundle with one more RSA root: the Alipay certificate still chains to it, but its
+    // root SN is not the app's.
+    let mut other_root = alipay_cert(&server);
+    let extra =
+        std::fs::read_to_string(support::root().join("tests/conformance/alipay_root_cert.pem"))
+            .unwrap();
+    other_root.certificates.as_mut().unwrap().alipay_root_cert =
+        format!("{}\n{extra}", cm.alipay_root_cert_pem);
+    let wrong_root = AlipayV2Client::new(other_root.clone()).unwrap();
+    assert_ne!(
+        wrong_root.cert_sns().unwrap().alipay_root_cert_sn,
+        sns.alipay_root_cert_sn
+    );
+    let e = gateway(
+        wrong_root
+            .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+            .await,
+    );
+    assert_eq!(e.reason(), "isv.invalid-alipay-root-cert-sn");
+    let e = gateway(
+        AlipayV3Client::new(other_root)
+            .unwrap()
+            .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+            .await,
+    );
+    assert_eq!(e.code, "invalid-alipay-root-cert-sn");
+
+    // An app certificate the server never issued for this app (same key, self-signed).
+    let key = tradeq_wire::alipay::keys::parse_private_key(
+        cm.app_private_key_pkcs8_pem.as_deref().unwrap(),
+    )
+    .unwrap();
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "self-made").unwrap();
+    let name = name.build();
+    let mut b = openssl::x509::X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    let self_made = String::from_utf8(b.build().to_pem().unwrap()).unwrap();
+    let mut unknown_app_cert = alipay_cert(&server);
+    unknown_app_cert.certificates.as_mut().unwrap().app_cert = self_made;
+    let e = gateway(
+        AlipayV2Client::new(unknown_app_cert)
+            .unwrap()
+            .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+            .await,
+    );
+    assert_eq!(e.reason(), "isv.app-cert-not-exist");
+
+    // Rotation: the old configuration is told which certificate signs now; the new one works.
+    let out = Command::new(env!("CARGO_BIN_EXE_tradeq"))
+        .args(["keys", "rotate-platform", "--app", &cm.app_id, "--data-dir"])
+        .arg(server.data_dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .expect("new certificate printed");
+    let new_cert = text[start..].to_string();
+    let new_sn = tradeq_wire::alipay::cert::cert_sn_from_pem(&new_cert).unwrap();
+    assert_ne!(new_sn, sns.alipay_cert_sn);
+    // The running server sees a change made by another process within its credential cache's
+    // lifetime (2 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while v2
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotation never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for r in [
+        v2.trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+            .await
+            .map(|_| ()),
+        v3.trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+            .await
+            .map(|_| ()),
+    ] {
+        match r {
+            Err(Error::Verification(VerificationError::AlipayCertSnMismatch { expected, got })) => {
+                assert_eq!(expected, sns.alipay_cert_sn);
+                assert_eq!(got, new_sn);
+            }
+            other => panic!("expected the rotated SN to be named, got {other:?}"),
+        }
+    }
+    // Asked to follow rotations, the old configuration fetches the new certificate from the
+    // server, checks it against the root bundle and carries on.
+    let mut follow = alipay_cert(&server);
+    follow.follow_alipay_cert_rotation = true;
+    let t = AlipayV2Client::new(follow.clone())
+        .unwrap()
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+    let t = AlipayV3Client::new(follow)
+        .unwrap()
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+
+    let mut rotated = alipay_cert(&server);
+    rotated.certificates = Some(AlipayCertificates {
+        alipay_public_cert: new_cert,
+        ..rotated.certificates.unwrap()
+    });
+    let t = AlipayV2Client::new(rotated.clone())
+        .unwrap()
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+    let t = AlipayV3Client::new(rotated)
+        .unwrap()
+        .trade_query(&AlipayTradeQueryRequest::by_trade_no(TRADE_NO))
+        .await
+        .unwrap();
+    assert_eq!(t.out_trade_no, OUT_TRADE_NO);
+}
+
+/// `tradeq query --cert-mode` calls as the `alipay.cert_mode` app over v2 and v3.
+#[test]
+fn tradeq_query_cert_mode() {
+    let server = TestServer::start_demo(None, &[]);
+    for protocol in ["v2", "v3"] {
+        let (code, out, err) = tradeq_query(
+            &server,
+            &[
+                "alipay.trade.query",
+                "--cert-mode",
+                "--protocol",
+                protocol,
+                &format!("trade_no={TRADE_NO}"),
+            ],
+        );
+        assert_eq!(code, 0, "{protocol}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["out_trade_no"], OUT_TRADE_NO);
+    }
+    let (code, _, err) = tradeq_query(
+        &server,
+        &[
+            "koubei.trade.itemorder.query",
+            "--cert-mode",
+            &format!("order_no={ORDER_NO}"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = tradeq_query(
+        &server,
+        &[
+            "alipay.trade.query",
+            "--cert-mode",
+            "--encrypt",
+            "trade_no=nope",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ACQ.TRADE_NOT_EXIST"), "{err}");
+
+    // A credentials file whose SNs disagree with its certificates is a configuration error.
+    let mut file = server.credentials();
+    file["alipay"]["cert_mode"]["app_cert_sn"] = json!("0123456789abcdef0123456789abcdef");
+    let edited = server.data_dir.path().join("edited-credentials.json");
+    std::fs::write(&edited, file.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tradeq"))
+        .args([
+            "query",
+            "alipay.trade.query",
+            "--cert-mode",
+            "trade_no=x",
+            "--credentials",
+        ])
+        .arg(&edited)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("app_cert_sn"));
+}

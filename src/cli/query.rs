@@ -57,6 +57,10 @@ pub struct QueryArgs {
     /// Alipay v2: encrypt biz_content with the credentials' `aes_key` (encrypt_type=AES).
     #[arg(long)]
     pub encrypt: bool,
+    /// Alipay: call as the credentials' certificate-mode app (`alipay.cert_mode`): the
+    /// certificate SNs are sent, and answers must name its Alipay certificate.
+    #[arg(long)]
+    pub cert_mode: bool,
     /// TOP: use this session instead of the file's `top.session`.
     #[arg(long, conflicts_with = "no_session")]
     pub session: Option<String>,
@@ -228,7 +232,12 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
     };
     let outcome = match protocol {
         ProtocolArg::V2 | ProtocolArg::V3 => {
-            let mut config = match creds.alipay_config() {
+            let built = if args.cert_mode {
+                creds.alipay_cert_config()
+            } else {
+                creds.alipay_config()
+            };
+            let mut config = match built {
                 Ok(c) => c,
                 Err(e) => return Ok(usage(e)),
             };
@@ -238,7 +247,14 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
                 if protocol == ProtocolArg::V3 {
                     return Ok(usage("--encrypt applies to v2"));
                 }
-                config.aes_key = creds.alipay.as_ref().and_then(|a| a.aes_key.clone());
+                // The certificate-mode app's own key, else the file's (the demo's two Alipay
+                // apps share one).
+                let alipay = creds.alipay.as_ref();
+                config.aes_key = alipay
+                    .and_then(|a| a.cert_mode.as_ref())
+                    .filter(|_| args.cert_mode)
+                    .and_then(|c| c.aes_key.clone())
+                    .or_else(|| alipay.and_then(|a| a.aes_key.clone()));
                 if config.aes_key.is_none() {
                     return Ok(usage("--encrypt needs `alipay.aes_key` in the credentials"));
                 }
@@ -249,12 +265,18 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
             };
             if protocol == ProtocolArg::V2 {
                 match AlipayV2Client::new(config) {
-                    Ok(c) => c.call(&args.method, &body).await.map(|r| r.raw),
+                    Ok(c) => match check_sns(&creds, c.cert_sns()) {
+                        Ok(()) => c.call(&args.method, &body).await.map(|r| r.raw),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 }
             } else {
                 match AlipayV3Client::new(config) {
-                    Ok(c) => c.call(&args.method, &body).await.map(|r| r.raw),
+                    Ok(c) => match check_sns(&creds, c.cert_sns()) {
+                        Ok(()) => c.call(&args.method, &body).await.map(|r| r.raw),
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(e),
                 }
             }
@@ -316,6 +338,14 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Ok(report(&e)),
+    }
+}
+
+/// Certificate mode: the SNs the credentials file states must be the certificates'.
+fn check_sns(creds: &Credentials, sns: Option<&tradeq_client::CertSns>) -> Result<(), Error> {
+    match sns {
+        Some(sns) => Ok(creds.check_cert_sns(sns)?),
+        None => Ok(()),
     }
 }
 

@@ -299,6 +299,9 @@ pub fn run_suite(program: &Path, args: &[&str], server: &TestServer, cwd: &Path)
             "TRADEQ_ADMIN_URL",
             format!("http://127.0.0.1:{}", server.admin_port),
         )
+        // For suites that run the CLI against the server's store (`tradeq keys …`).
+        .env("TRADEQ_BIN", env!("CARGO_BIN_EXE_tradeq"))
+        .env("TRADEQ_DATA_DIR", server.data_dir.path())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -5,7 +5,11 @@
 //!   "gateway_url": "http://127.0.0.1:8080",
 //!   "alipay": { "app_id": "…", "sign_type": "RSA2", "app_private_key_pkcs1_pem": "…",
 //!               "app_public_key_pem": "…", "alipay_public_key_pem": "…", "aes_key": "…",
-//!               "app_auth_tokens": [{"token": "…", "merchant_pid": "2088…"}] },
+//!               "app_auth_tokens": [{"token": "…", "merchant_pid": "2088…"}],
+//!               "cert_mode": { "app_id": "…", "app_private_key_pkcs8_pem": "…",
+//!                              "app_cert_pem": "…", "alipay_public_cert_pem": "…",
+//!                              "alipay_root_cert_pem": "…", "app_cert_sn": "…",
+//!                              "alipay_cert_sn": "…", "alipay_root_cert_sn": "…" } },
 //!   "top": { "app_key": "…", "app_secret": "…", "session": "…" }
 //! }
 //! ```
@@ -19,7 +23,7 @@ use serde::Deserialize;
 
 use tradeq_wire::alipay::sign::SignType;
 
-use crate::alipay::AlipayConfig;
+use crate::alipay::{AlipayCertificates, AlipayConfig};
 use crate::error::ConfigError;
 use crate::top::TopConfig;
 
@@ -70,6 +74,46 @@ pub struct AlipayCredentials {
     /// App auth tokens granted to the app.
     #[serde(default)]
     pub app_auth_tokens: Vec<AppAuthToken>,
+    /// A second app, in public-key-certificate mode, if any.
+    #[serde(default)]
+    pub cert_mode: Option<AlipayCertModeCredentials>,
+}
+
+/// An Alipay app in public-key-certificate mode (`alipay.cert_mode`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlipayCertModeCredentials {
+    /// The app id.
+    pub app_id: String,
+    /// The merchant that owns the app.
+    #[serde(default)]
+    pub merchant_pid: Option<String>,
+    /// The app private key in any encoding.
+    #[serde(default)]
+    pub app_private_key: Option<String>,
+    /// The app private key, PKCS#1 PEM (demo file).
+    #[serde(default)]
+    pub app_private_key_pkcs1_pem: Option<String>,
+    /// The app private key, PKCS#8 PEM (demo file).
+    #[serde(default)]
+    pub app_private_key_pkcs8_pem: Option<String>,
+    /// The app public-key certificate (PEM).
+    pub app_cert_pem: String,
+    /// The Alipay public-key certificate (PEM).
+    pub alipay_public_cert_pem: String,
+    /// The Alipay root certificate bundle (PEM).
+    pub alipay_root_cert_pem: String,
+    /// The app certificate's SN, when the file states it (checked against the certificate).
+    #[serde(default)]
+    pub app_cert_sn: Option<String>,
+    /// The Alipay certificate's SN, when the file states it (checked).
+    #[serde(default)]
+    pub alipay_cert_sn: Option<String>,
+    /// The root bundle's SN, when the file states it (checked).
+    #[serde(default)]
+    pub alipay_root_cert_sn: Option<String>,
+    /// The AES content-encryption key (base64), if the app has one.
+    #[serde(default)]
+    pub aes_key: Option<String>,
 }
 
 /// An app auth token and the merchant it acts for.
@@ -159,6 +203,81 @@ impl Credentials {
         Ok(config)
     }
 
+    /// An Alipay configuration in certificate mode, for the file's `alipay.cert_mode` app. The
+    /// SNs the file states, if any, are checked against the certificates when a client is built
+    /// ([`Credentials::check_cert_sns`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the file has no `alipay.cert_mode` app or no private key.
+    pub fn alipay_cert_config(&self) -> Result<AlipayConfig, ConfigError> {
+        let a = self
+            .alipay
+            .as_ref()
+            .and_then(|a| a.cert_mode.as_ref())
+            .ok_or_else(|| {
+                ConfigError::Invalid(
+                    "the credentials have no `alipay.cert_mode` section (an app in certificate mode)"
+                        .into(),
+                )
+            })?;
+        let private = a
+            .app_private_key
+            .clone()
+            .or_else(|| a.app_private_key_pkcs8_pem.clone())
+            .or_else(|| a.app_private_key_pkcs1_pem.clone())
+            .ok_or_else(|| {
+                ConfigError::Invalid("the `alipay.cert_mode` app has no private key".into())
+            })?;
+        let config = AlipayConfig::with_certificates(
+            self.gateway_url.clone(),
+            a.app_id.clone(),
+            private,
+            AlipayCertificates {
+                app_cert: a.app_cert_pem.clone(),
+                alipay_public_cert: a.alipay_public_cert_pem.clone(),
+                alipay_root_cert: a.alipay_root_cert_pem.clone(),
+            },
+        );
+        Ok(config)
+    }
+
+    /// Checks the SNs `alipay.cert_mode` states against `computed` (what a client computed
+    /// from the certificates): a file whose SNs disagree with its certificates was edited
+    /// inconsistently.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming the first SN that differs.
+    pub fn check_cert_sns(&self, computed: &crate::alipay::CertSns) -> Result<(), ConfigError> {
+        let Some(a) = self.alipay.as_ref().and_then(|a| a.cert_mode.as_ref()) else {
+            return Ok(());
+        };
+        let pairs = [
+            ("app_cert_sn", &a.app_cert_sn, &computed.app_cert_sn),
+            (
+                "alipay_cert_sn",
+                &a.alipay_cert_sn,
+                &computed.alipay_cert_sn,
+            ),
+            (
+                "alipay_root_cert_sn",
+                &a.alipay_root_cert_sn,
+                &computed.alipay_root_cert_sn,
+            ),
+        ];
+        for (name, stated, actual) in pairs {
+            if let Some(stated) = stated {
+                if stated != actual {
+                    return Err(ConfigError::Invalid(format!(
+                        "`alipay.cert_mode.{name}` is {stated}, but the certificates give {actual}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A TOP configuration for the file's app and gateway, with its session.
     ///
     /// # Errors
@@ -204,5 +323,45 @@ mod tests {
         let none: Credentials = serde_json::from_str(r#"{"gateway_url":"u"}"#).unwrap();
         assert!(none.alipay_config().is_err());
         assert!(none.top_config().is_err());
+    }
+
+    #[test]
+    fn cert_mode_section_reads_and_its_sns_are_checked() {
+        let text = r#"{"gateway_url":"http://127.0.0.1:8080",
+          "alipay":{"app_id":"2021000000000001","alipay_public_key_pem":"ALI",
+            "app_private_key_pkcs1_pem":"P1","aes_key":"K",
+            "cert_mode":{"app_id":"2021000000000002","merchant_pid":"2088",
+              "app_private_key_pkcs1_pem":"C1","app_private_key_pkcs8_pem":"C8",
+              "app_cert_pem":"APPCERT","alipay_public_cert_pem":"ALICERT",
+              "alipay_root_cert_pem":"ROOT","app_cert_sn":"a","alipay_cert_sn":"b",
+              "alipay_root_cert_sn":"c"}}}"#;
+        let c: Credentials = serde_json::from_str(text).unwrap();
+        let a = c.alipay_cert_config().unwrap();
+        assert_eq!(a.app_id, "2021000000000002");
+        assert_eq!(a.app_private_key, "C8");
+        assert!(a.alipay_public_key.is_empty());
+        let certs = a.certificates.unwrap();
+        assert_eq!(certs.app_cert, "APPCERT");
+        assert_eq!(certs.alipay_public_cert, "ALICERT");
+        assert_eq!(certs.alipay_root_cert, "ROOT");
+        // The public-key-mode app is unchanged.
+        assert_eq!(c.alipay_config().unwrap().app_id, "2021000000000001");
+
+        let sns = |a: &str, b: &str, r: &str| crate::alipay::CertSns {
+            app_cert_sn: a.into(),
+            alipay_cert_sn: b.into(),
+            alipay_root_cert_sn: r.into(),
+        };
+        assert!(c.check_cert_sns(&sns("a", "b", "c")).is_ok());
+        let err = c.check_cert_sns(&sns("a", "x", "c")).unwrap_err();
+        assert!(err.to_string().contains("alipay_cert_sn"), "{err}");
+        let err = c.check_cert_sns(&sns("a", "b", "y")).unwrap_err();
+        assert!(err.to_string().contains("alipay_root_cert_sn"), "{err}");
+
+        let none: Credentials = serde_json::from_str(
+            r#"{"gateway_url":"u","alipay":{"app_id":"1","alipay_public_key":"k"}}"#,
+        )
+        .unwrap();
+        assert!(none.alipay_cert_config().is_err());
     }
 }

@@ -143,6 +143,26 @@ pub enum ConfigError {
     /// The app public key given does not belong to the app private key.
     #[error("the app public key does not match the app private key")]
     AppKeyPairMismatch,
+    /// Certificate mode: a certificate could not be read.
+    #[error("{which}: {reason}")]
+    Certificate {
+        /// Which certificate: `app certificate`, `Alipay public certificate`, `Alipay root
+        /// certificate`.
+        which: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Certificate mode: the app certificate does not hold the public half of the app private
+    /// key (the certificate of another app, or of an older key).
+    #[error("the app certificate is not the certificate of the app private key (its public key differs); configure the certificate issued for this key pair")]
+    AppCertKeyMismatch,
+    /// Certificate mode: the Alipay public certificate was not issued under the configured root
+    /// bundle, so its SN or key cannot be trusted (the wrong root file, or a certificate from
+    /// another environment, e.g. sandbox against production).
+    #[error(
+        "the Alipay public certificate does not chain to the configured Alipay root certificate"
+    )]
+    AlipayCertNotFromRoot,
     /// The AES content-encryption key is not base64 of 16, 24 or 32 bytes.
     #[error("AES key: {0}")]
     AesKey(String),
@@ -186,6 +206,19 @@ pub enum VerificationError {
     /// TOP: the body is not a well-formed answer of the method.
     #[error("TOP answer refused: {0}")]
     TopShape(#[source] TopParseError),
+    /// Certificate mode: the answer names a platform certificate (`alipay_cert_sn` in v2, the
+    /// `alipay-sn` header in v3) other than the configured one. After a rotation of the
+    /// platform certificate, configure the new Alipay public certificate.
+    #[error("the answer is signed under Alipay certificate SN {got}, but the configured Alipay public certificate has SN {expected} (was the platform certificate rotated? configure the new one)")]
+    AlipayCertSnMismatch {
+        /// The configured certificate's SN.
+        expected: String,
+        /// The SN the answer names.
+        got: String,
+    },
+    /// Certificate mode, v2: a success answer without `alipay_cert_sn`.
+    #[error("the answer does not name its Alipay certificate (no `alipay_cert_sn`), which certificate mode requires")]
+    MissingAlipayCertSn,
     /// The verified answer is not the JSON the protocol promises.
     #[error("malformed answer: {0}")]
     Malformed(String),

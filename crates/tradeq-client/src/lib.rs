@@ -17,6 +17,9 @@
 //!   most 10 times by default), never of business or signature errors.
 //! - **Keys in any common encoding** (PKCS#1 or PKCS#8, PEM or one-line base64), with a clear
 //!   error when the app's own public key is configured where Alipay's belongs.
+//! - **Certificate mode** (公钥证书模式, [`AlipayCertificates`]): the app, Alipay and root
+//!   certificates instead of the Alipay public key; the SNs are computed and sent, and answers
+//!   must name the configured Alipay certificate.
 //!
 //! Every string-to-sign, signature and envelope comes from `tradeq-wire`, the implementation the
 //! tradeq server uses and that is tested against the protocol documents' vectors.
@@ -49,7 +52,10 @@ pub mod model;
 pub mod options;
 pub mod top;
 
-pub use alipay::{AlipayConfig, AlipayV2Client, AlipayV3Client, V2Response, V3Response};
+pub use alipay::{
+    AlipayCertificates, AlipayConfig, AlipayV2Client, AlipayV3Client, CertSns, V2Response,
+    V3Response,
+};
 pub use credentials::Credentials;
 pub use error::{
     Authenticity, ConfigError, Error, PlatformError, Protocol, TransportError, VerificationError,

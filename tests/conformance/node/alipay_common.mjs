@@ -194,7 +194,7 @@ export async function startRecorder() {
     });
     const answer = Buffer.from(await upstream.arrayBuffer());
     const answerHeaders = Object.fromEntries(upstream.headers);
-    seen.push({ method: req.method, url: req.url, requestBody: body.toString('utf8'), status: upstream.status, headers: answerHeaders, body: answer.toString('utf8') });
+    seen.push({ method: req.method, url: req.url, requestHeaders: headers, requestBody: body.toString('utf8'), status: upstream.status, headers: answerHeaders, body: answer.toString('utf8') });
     delete answerHeaders['content-length'];
     delete answerHeaders['transfer-encoding'];
     delete answerHeaders.connection;

@@ -10,9 +10,11 @@ use tradeq_wire::params::Charset;
 use crate::error::ConfigError;
 use crate::options::ClientOptions;
 
+pub mod cert;
 pub mod v2;
 pub mod v3;
 
+pub use cert::{AlipayCertificates, CertSns};
 pub use v2::{AlipayV2Client, V2Response, V2SignedRequest};
 pub use v3::{AlipayV3Client, V3Response, V3SignedRequest};
 
@@ -39,7 +41,18 @@ pub struct AlipayConfig {
     /// The app private key (signs requests).
     pub app_private_key: String,
     /// The platform's ("Alipay") public key (verifies answers). Not the app's own public key.
+    /// Empty in certificate mode, where the key comes from the Alipay public certificate.
     pub alipay_public_key: String,
+    /// Certificate mode (公钥证书模式): the app, Alipay and root certificates. When set,
+    /// requests carry the certificate SNs, answers must name the configured Alipay certificate,
+    /// and they are verified with its key ([`cert`]).
+    pub certificates: Option<AlipayCertificates>,
+    /// Certificate mode: when an answer names an Alipay certificate other than the configured
+    /// one (the platform rotated it), fetch it with `alipay.open.app.alipaycert.download`, accept
+    /// it if it chains to the root bundle, and verify the answer with it — as the official Java
+    /// SDK does. Off by default: such an answer is then refused with
+    /// [`crate::VerificationError::AlipayCertSnMismatch`].
+    pub follow_alipay_cert_rotation: bool,
     /// The app's own public key, optional: when given it is checked against the private key.
     pub app_public_key: Option<String>,
     /// v2 `sign_type`: [`SignType::Rsa2`] (default) or the legacy [`SignType::Rsa`]. v3 always
@@ -70,6 +83,8 @@ impl AlipayConfig {
             app_id: app_id.into(),
             app_private_key: app_private_key.into(),
             alipay_public_key: alipay_public_key.into(),
+            certificates: None,
+            follow_alipay_cert_rotation: false,
             app_public_key: None,
             sign_type: SignType::Rsa2,
             charset: Charset::Utf8,
@@ -78,6 +93,19 @@ impl AlipayConfig {
             options: ClientOptions::default(),
         }
     }
+
+    /// A certificate-mode configuration: the app private key and the three certificates, with
+    /// the defaults of [`AlipayConfig::new`].
+    pub fn with_certificates(
+        gateway_url: impl Into<String>,
+        app_id: impl Into<String>,
+        app_private_key: impl Into<String>,
+        certificates: AlipayCertificates,
+    ) -> AlipayConfig {
+        let mut config = AlipayConfig::new(gateway_url, app_id, app_private_key, String::new());
+        config.certificates = Some(certificates);
+        config
+    }
 }
 
 /// The parsed keys of an app.
@@ -85,6 +113,22 @@ impl AlipayConfig {
 pub(crate) struct AlipayKeys {
     pub app_private: PKey<Private>,
     pub alipay_public: PKey<Public>,
+    /// Certificate mode: the SNs to send and expect.
+    pub cert_sns: Option<CertSns>,
+    /// Certificate mode: platform certificates fetched after rotations.
+    pub learnt: cert::LearntCerts,
+}
+
+impl AlipayKeys {
+    /// The same keys expecting answers signed under the platform certificate `sn` with `key`.
+    pub(crate) fn for_platform_cert(&self, sn: &str, key: PKey<Public>) -> AlipayKeys {
+        let mut keys = self.clone();
+        keys.alipay_public = key;
+        if let Some(sns) = keys.cert_sns.as_mut() {
+            sns.alipay_cert_sn = sn.to_string();
+        }
+        keys
+    }
 }
 
 impl std::fmt::Debug for AlipayKeys {
@@ -98,9 +142,28 @@ impl std::fmt::Debug for AlipayKeys {
 pub(crate) fn load_keys(config: &AlipayConfig) -> Result<AlipayKeys, ConfigError> {
     let app_private =
         parse_private_key(&config.app_private_key).map_err(ConfigError::AppPrivateKey)?;
-    let alipay_public =
-        parse_public_key(&config.alipay_public_key).map_err(ConfigError::AlipayPublicKey)?;
     let app_public = public_from_private(&app_private).map_err(ConfigError::AppPrivateKey)?;
+    let (alipay_public, cert_sns) = match &config.certificates {
+        Some(certs) => {
+            let loaded = cert::load(certs, &app_public)?;
+            // A public key given as well must be the certificate's.
+            if !config.alipay_public_key.trim().is_empty() {
+                let given = parse_public_key(&config.alipay_public_key)
+                    .map_err(ConfigError::AlipayPublicKey)?;
+                if !tradeq_wire::alipay::keys::same_public_key(&given, &loaded.alipay_public) {
+                    return Err(ConfigError::Invalid(
+                        "the Alipay public key differs from the Alipay public certificate's key; in certificate mode leave it empty".into(),
+                    ));
+                }
+            }
+            (loaded.alipay_public, Some(loaded.sns))
+        }
+        None => {
+            let alipay_public = parse_public_key(&config.alipay_public_key)
+                .map_err(ConfigError::AlipayPublicKey)?;
+            (alipay_public, None)
+        }
+    };
     if tradeq_wire::alipay::keys::same_public_key(&app_public, &alipay_public) {
         return Err(ConfigError::AppKeyAsAlipayKey);
     }
@@ -121,6 +184,8 @@ pub(crate) fn load_keys(config: &AlipayConfig) -> Result<AlipayKeys, ConfigError
     Ok(AlipayKeys {
         app_private,
         alipay_public,
+        cert_sns,
+        learnt: cert::LearntCerts::default(),
     })
 }
 

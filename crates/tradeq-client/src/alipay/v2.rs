@@ -1,9 +1,10 @@
 //! The Alipay OpenAPI v2 gateway client (`POST /gateway.do`).
 //!
 //! Requests: the common parameters (`app_id`, `method`, `format`, `charset`, `sign_type`,
-//! `timestamp` in GMT+8, `version`, `app_auth_token`, `encrypt_type`, `sign`) travel in the URL
-//! query and `biz_content` in a form body, as the official Python SDK sends them; the signature
-//! covers all of them (docs/protocol/alipay-v2.md §2).
+//! `timestamp` in GMT+8, `version`, `app_auth_token`, `encrypt_type`, in certificate mode
+//! `app_cert_sn` and `alipay_root_cert_sn`, `sign`) travel in the URL query and `biz_content` in
+//! a form body, as the official SDKs send them; the signature covers all of them
+//! (docs/protocol/alipay-v2.md §2).
 //!
 //! Answers: the raw body is decoded in its charset, the signed `…_response` object located in
 //! the raw text by [`extract_signed_response`] (which refuses a repeated response key and anything
@@ -19,7 +20,7 @@ use serde_json::Value;
 
 use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
 use tradeq_wire::alipay::sign::{rsa_sign, rsa_verify, v2_sign_content, SignType};
-use tradeq_wire::alipay::v2::{extract_signed_response, ExtractError, ResponseKind};
+use tradeq_wire::alipay::v2::{extract_signed_response, response_key, ExtractError, ResponseKind};
 use tradeq_wire::params::{encode_form, Charset};
 use tradeq_wire::time::format_gmt8;
 
@@ -44,8 +45,13 @@ const URL_PARAMS: &[&str] = &[
     "version",
     "app_auth_token",
     "encrypt_type",
+    "app_cert_sn",
+    "alipay_root_cert_sn",
     "sign",
 ];
+
+/// The method that fetches a platform certificate by SN (certificate mode).
+const CERT_DOWNLOAD_METHOD: &str = "alipay.open.app.alipaycert.download";
 
 /// A verified v2 answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,9 +155,31 @@ impl AlipayV2Client {
         })
     }
 
+    /// A client over already-read keys (the v3 client fetches rotated certificates through it).
+    pub(crate) fn from_keys(
+        config: AlipayConfig,
+        keys: AlipayKeys,
+        http: reqwest::Client,
+    ) -> Result<AlipayV2Client, Error> {
+        let url = gateway_url(&config.gateway_url, "/gateway.do")?;
+        Ok(AlipayV2Client {
+            inner: Arc::new(Inner {
+                config,
+                keys,
+                url,
+                http,
+            }),
+        })
+    }
+
     /// The configuration.
     pub fn config(&self) -> &AlipayConfig {
         &self.inner.config
+    }
+
+    /// Certificate mode: the SNs the client sends and expects (computed from the certificates).
+    pub fn cert_sns(&self) -> Option<&super::CertSns> {
+        self.inner.keys.cert_sns.as_ref()
     }
 
     /// The same client acting for another merchant through its app auth token (`None`: the
@@ -275,6 +303,13 @@ impl AlipayV2Client {
         if let Some(token) = c.app_auth_token.as_deref().filter(|t| !t.is_empty()) {
             params.push(("app_auth_token".into(), token.to_string()));
         }
+        if let Some(sns) = &self.inner.keys.cert_sns {
+            params.push(("app_cert_sn".into(), sns.app_cert_sn.clone()));
+            params.push((
+                "alipay_root_cert_sn".into(),
+                sns.alipay_root_cert_sn.clone(),
+            ));
+        }
         if let Some(biz) = biz_content {
             let value = match &c.aes_key {
                 Some(key) => {
@@ -342,14 +377,87 @@ impl AlipayV2Client {
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body);
         let answer = exchange(builder, c.options.max_response_bytes).await?;
-        verify_answer(
-            &answer,
-            method,
-            &self.inner.keys,
-            c.sign_type,
+        let verify = |keys: &AlipayKeys| {
+            verify_answer(
+                &answer,
+                method,
+                keys,
+                c.sign_type,
+                c.charset,
+                c.aes_key.as_deref(),
+            )
+        };
+        match verify(&self.inner.keys) {
+            Err(Error::Verification(VerificationError::AlipayCertSnMismatch { got, .. }))
+                if c.follow_alipay_cert_rotation && method != CERT_DOWNLOAD_METHOD =>
+            {
+                let key = self.platform_cert_key(&got).await?;
+                verify(&self.inner.keys.for_platform_cert(&got, key))
+            }
+            other => other,
+        }
+    }
+
+    /// Certificate mode: the key of the platform certificate `sn`, learnt earlier or fetched
+    /// now with `alipay.open.app.alipaycert.download` and checked against the root bundle.
+    pub(crate) async fn platform_cert_key(
+        &self,
+        sn: &str,
+    ) -> Result<openssl::pkey::PKey<openssl::pkey::Public>, Error> {
+        if let Some(key) = self.inner.keys.learnt.get(sn) {
+            return Ok(key);
+        }
+        let Some(certs) = &self.inner.config.certificates else {
+            return Err(VerificationError::Malformed("not in certificate mode".into()).into());
+        };
+        let biz = serde_json::json!({ "alipay_cert_sn": sn }).to_string();
+        let timestamp = format_gmt8(Utc::now());
+        let request = self.sign_request(CERT_DOWNLOAD_METHOD, Some(&biz), &[], &timestamp)?;
+        let c = &self.inner.config;
+        let mut url = self.inner.url.clone();
+        url.set_query(Some(&encode_form(
+            request.query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             c.charset,
-            c.aes_key.as_deref(),
-        )
+        )));
+        let body = encode_form(
+            request.body.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            c.charset,
+        );
+        let builder = self
+            .inner
+            .http
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!(
+                    "application/x-www-form-urlencoded;charset={}",
+                    c.charset.label()
+                ),
+            )
+            .body(body);
+        let answer = exchange(builder, c.options.max_response_bytes).await?;
+        // The official Java SDK does not verify this answer's signature: the certificate it
+        // carries is trusted only if it chains to the configured root bundle.
+        let value: Value = serde_json::from_slice(&answer.body).map_err(|_| {
+            VerificationError::Malformed("the certificate download answer is not JSON".into())
+        })?;
+        let inner = &value[response_key(CERT_DOWNLOAD_METHOD)];
+        let content = match (
+            inner["code"].as_str(),
+            inner["alipay_cert_content"].as_str(),
+        ) {
+            (Some("10000"), Some(content)) => content,
+            _ => {
+                return Err(VerificationError::Malformed(format!(
+                    "the platform certificate {sn} could not be downloaded: {}",
+                    answer.body_excerpt()
+                ))
+                .into())
+            }
+        };
+        let key = super::cert::accept_downloaded(content, sn, certs)?;
+        self.inner.keys.learnt.insert(sn.to_string(), key.clone());
+        Ok(key)
     }
 }
 
@@ -377,13 +485,25 @@ fn verify_answer(
     let body = charset
         .decode(&answer.body)
         .map_err(|_| VerificationError::Charset(charset.label()))?;
-    let signed = match extract_signed_response(&body, method, false) {
+    let cert_sns = keys.cert_sns.as_ref();
+    let signed = match extract_signed_response(&body, method, cert_sns.is_some()) {
         Ok(s) => s,
         Err(ExtractError::MissingSign { content }) => {
             return Err(unsigned_answer(method, &content, trace_id));
         }
         Err(e) => return Err(VerificationError::V2Shape(e).into()),
     };
+    // Certificate mode: the answer names the certificate whose key signed it; another one than
+    // ours (a rotated platform certificate) is reported as such rather than as a bad signature.
+    if let (Some(sns), Some(got)) = (cert_sns, &signed.alipay_cert_sn) {
+        if *got != sns.alipay_cert_sn {
+            return Err(VerificationError::AlipayCertSnMismatch {
+                expected: sns.alipay_cert_sn.clone(),
+                got: got.clone(),
+            }
+            .into());
+        }
+    }
     if !rsa_verify(
         &keys.alipay_public,
         sign_type,
@@ -423,6 +543,10 @@ fn verify_answer(
     let success = signed.kind == ResponseKind::Method
         && sub_code.is_none()
         && code.as_deref().is_none_or(|c| c == "10000");
+    if success && cert_sns.is_some() && signed.alipay_cert_sn.is_none() {
+        // As the official Java SDK: a success must say which certificate signed it.
+        return Err(VerificationError::MissingAlipayCertSn.into());
+    }
     if success {
         return Ok(V2Response {
             method: method.to_string(),

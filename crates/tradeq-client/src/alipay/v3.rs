@@ -2,7 +2,9 @@
 //!
 //! Requests carry `Authorization: ALIPAY-SHA256withRSA app_id=…,nonce=…,timestamp=…,sign=…`
 //! signed over the auth string, HTTP method, request target, body and app auth token
-//! (docs/protocol/alipay-v3.md §2). Answers are verified over `alipay-timestamp`, `alipay-nonce` and the
+//! (docs/protocol/alipay-v3.md §2). In certificate mode the auth string is
+//! `app_id=…,app_cert_sn=…,nonce=…,timestamp=…` and the root SN travels in the
+//! `alipay-root-cert-sn` header; an answer whose `alipay-sn` names another certificate is refused. Answers are verified over `alipay-timestamp`, `alipay-nonce` and the
 //! raw body bytes before they are parsed (B.2); a success without those headers is refused, and
 //! an error answer is verified when signed and reported as unverified when not.
 
@@ -120,6 +122,11 @@ impl AlipayV3Client {
         &self.inner.config
     }
 
+    /// Certificate mode: the SNs the client sends and expects (computed from the certificates).
+    pub fn cert_sns(&self) -> Option<&super::CertSns> {
+        self.inner.keys.cert_sns.as_ref()
+    }
+
     /// The same client acting for another merchant through its app auth token.
     pub fn with_app_auth_token(&self, token: Option<String>) -> AlipayV3Client {
         let mut config = self.inner.config.clone();
@@ -228,7 +235,15 @@ impl AlipayV3Client {
             target.push_str(&encode_form(query.iter().copied(), Charset::Utf8));
         }
         let c = &self.inner.config;
-        let auth_string = format!("app_id={},nonce={nonce},timestamp={timestamp_ms}", c.app_id);
+        // The official Node SDK's order: app_cert_sn right after app_id.
+        let cert_part = match &self.inner.keys.cert_sns {
+            Some(sns) => format!(",app_cert_sn={}", sns.app_cert_sn),
+            None => String::new(),
+        };
+        let auth_string = format!(
+            "app_id={}{cert_part},nonce={nonce},timestamp={timestamp_ms}",
+            c.app_id
+        );
         let token = c.app_auth_token.as_deref().filter(|t| !t.is_empty());
         let content =
             request_sign_content(&auth_string, http_method, &target, body.as_bytes(), token);
@@ -269,8 +284,29 @@ impl AlipayV3Client {
         if let Some(token) = c.app_auth_token.as_deref().filter(|t| !t.is_empty()) {
             builder = builder.header("alipay-app-auth-token", token);
         }
+        if let Some(sns) = &self.inner.keys.cert_sns {
+            builder = builder.header("alipay-root-cert-sn", &sns.alipay_root_cert_sn);
+        }
         let answer = exchange(builder, c.options.max_response_bytes).await?;
-        verify_answer(&answer, method, &self.inner.keys)
+        match verify_answer(&answer, method, &self.inner.keys) {
+            Err(Error::Verification(VerificationError::AlipayCertSnMismatch { got, .. }))
+                if c.follow_alipay_cert_rotation =>
+            {
+                // The certificate is fetched over the v2 gateway, as the SDKs do.
+                let v2 = super::AlipayV2Client::from_keys(
+                    c.clone(),
+                    self.inner.keys.clone(),
+                    self.inner.http.clone(),
+                )?;
+                let key = v2.platform_cert_key(&got).await?;
+                verify_answer(
+                    &answer,
+                    method,
+                    &self.inner.keys.for_platform_cert(&got, key),
+                )
+            }
+            other => other,
+        }
     }
 }
 
@@ -294,6 +330,17 @@ fn verify_answer(answer: &RawAnswer, method: &str, keys: &AlipayKeys) -> Result<
         .filter(|s| !s.is_empty() && *s != "null");
     let verified = match signature {
         Some(sig) => {
+            // Certificate mode: a signature under another certificate (a rotated platform
+            // certificate) is named as such, as the official Node SDK does.
+            if let (Some(sns), Some(got)) = (&keys.cert_sns, answer.header("alipay-sn")) {
+                if got != sns.alipay_cert_sn {
+                    return Err(VerificationError::AlipayCertSnMismatch {
+                        expected: sns.alipay_cert_sn.clone(),
+                        got: got.to_string(),
+                    }
+                    .into());
+                }
+            }
             let timestamp = answer
                 .header("alipay-timestamp")
                 .ok_or(VerificationError::MissingHeader("alipay-timestamp"))?;
