@@ -333,6 +333,7 @@ tradeq demo is running.
   credentials: {path}
   gateway:     {gw}   (Alipay v2 {gw}/gateway.do, v3 {gw}/v3/alipay/trade/query, TOP {gw}/router/rest)
   admin API:   {admin}  (Authorization: Bearer <admin_token from the credentials file>)
+  web console: {admin}/console/  (sign in with the same admin token)
 
 The programs below read the credentials file. The Node and Python Alipay SDKs stamp v2 requests
 with the local time, which the gateway reads as Beijing time: run them with TZ=Asia/Shanghai.

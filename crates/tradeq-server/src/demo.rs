@@ -123,9 +123,8 @@ pub async fn install(
     admin_token: &str,
     now: DateTime<Utc>,
 ) -> Result<DemoCredentials, DemoError> {
-    let mut creds = match store.get_meta(META_KEY).await? {
-        Some(text) => serde_json::from_str::<DemoCredentials>(&text)
-            .map_err(|e| DemoError::Stored(e.to_string()))?,
+    let mut creds = match stored(store).await? {
+        Some(creds) => creds,
         None => {
             let creds = create_credentials(store).await?;
             for record in records(now)? {
@@ -141,6 +140,16 @@ pub async fn install(
     creds.admin_url = admin_url.to_string();
     creds.admin_token = admin_token.to_string();
     Ok(creds)
+}
+
+/// The demo credentials this store was given, if it holds the demo (URLs and admin token empty).
+pub async fn stored(store: &dyn Store) -> Result<Option<DemoCredentials>, DemoError> {
+    match store.get_meta(META_KEY).await? {
+        Some(text) => serde_json::from_str::<DemoCredentials>(&text)
+            .map(Some)
+            .map_err(|e| DemoError::Stored(e.to_string())),
+        None => Ok(None),
+    }
 }
 
 async fn create_credentials(store: &dyn Store) -> Result<DemoCredentials, DemoError> {

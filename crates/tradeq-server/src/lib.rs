@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod admin_token;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod demo;
 pub mod front_door;

@@ -200,8 +200,25 @@ pub async fn explain(
             "the body must be a JSON object",
         ));
     };
-    let headers = match fields.remove("headers") {
-        None | Some(Value::Null) => Vec::new(),
+    let headers = header_pairs(fields.remove("headers"))?;
+    let mut body = JsonObject::from_map(fields);
+    let method = body.opt_string("method")?.unwrap_or_else(|| "POST".into());
+    let url = body.string("url")?;
+    let raw_body = body.opt_string("body")?.unwrap_or_default();
+    body.finish(&["method", "url", "headers", "body"])?;
+    let req = RawRequest::from_parts(&method, &url, &headers, &raw_body).map_err(|e| match e {
+        ExplainError::Invalid { field, reason } => AdminError::invalid_field(field, reason),
+    })?;
+    let out = analyse(&state, &req).await.map_err(|e| match e {
+        ExplainError::Invalid { field, reason } => AdminError::invalid_field(field, reason),
+    })?;
+    Ok(Json(out).into_response())
+}
+
+/// The `headers` member of a raw request: an object of header names to string values.
+pub(super) fn header_pairs(value: Option<Value>) -> Result<Vec<(String, String)>, AdminError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(map)) => {
             let mut headers = Vec::with_capacity(map.len());
             for (name, value) in map {
@@ -215,25 +232,11 @@ pub async fn explain(
                     }
                 }
             }
-            headers
+            Ok(headers)
         }
-        Some(_) => {
-            return Err(AdminError::invalid_field(
-                "headers",
-                "must be an object of header names to string values",
-            ))
-        }
-    };
-    let mut body = JsonObject::from_map(fields);
-    let method = body.opt_string("method")?.unwrap_or_else(|| "POST".into());
-    let url = body.string("url")?;
-    let raw_body = body.opt_string("body")?.unwrap_or_default();
-    body.finish(&["method", "url", "headers", "body"])?;
-    let req = RawRequest::from_parts(&method, &url, &headers, &raw_body).map_err(|e| match e {
-        ExplainError::Invalid { field, reason } => AdminError::invalid_field(field, reason),
-    })?;
-    let out = analyse(&state, &req).await.map_err(|e| match e {
-        ExplainError::Invalid { field, reason } => AdminError::invalid_field(field, reason),
-    })?;
-    Ok(Json(out).into_response())
+        Some(_) => Err(AdminError::invalid_field(
+            "headers",
+            "must be an object of header names to string values",
+        )),
+    }
 }

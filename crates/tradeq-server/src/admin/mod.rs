@@ -23,8 +23,11 @@ use tradeq_model::RecordKind;
 
 use crate::state::AppState;
 
+pub mod answers;
 pub mod credentials;
+pub mod demo;
 pub mod error;
+pub mod explorer;
 pub mod extract;
 pub mod journal;
 pub mod lifecycle;
@@ -72,6 +75,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/journal/stream", &["GET"]),
     ("/v1/journal/{id}", &["GET"]),
     ("/v1/explain", &["POST"]),
+    ("/v1/explorer/send", &["POST"]),
+    ("/v1/demo-credentials", &["GET"]),
+    ("/v1/records/{kind}/{key}/answers", &["GET"]),
 ];
 
 /// The administration router.
@@ -155,10 +161,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/journal/stream", get(journal::stream))
         .route("/v1/journal/{id}", get(journal::get_one))
         .route("/v1/explain", post(journal::explain))
+        .route("/v1/explorer/send", post(explorer::send))
+        .route("/v1/demo-credentials", get(demo::credentials))
+        .route(
+            "/v1/records/{kind}/{key}/answers",
+            get(answers::get_answers),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
 
     public
         .merge(protected)
+        .merge(crate::console::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

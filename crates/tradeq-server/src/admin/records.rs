@@ -55,7 +55,7 @@ fn check_key(kind: RecordKind, key: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-fn kind_and_key(
+pub(super) fn kind_and_key(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<(RecordKind, String), AdminError> {
     let Path((kind, key)) = path.map_err(AdminError::from_path_rejection)?;

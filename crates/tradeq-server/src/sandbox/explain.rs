@@ -125,17 +125,14 @@ impl Explanation {
 /// Analyses `req` as the front door its path names would.
 pub async fn explain(state: &AppState, req: &RawRequest) -> Result<Explanation, ExplainError> {
     let path = req.uri.path();
-    if path == "/gateway.do" {
-        Ok(alipay_v2(state, req).await)
-    } else if path == "/router/rest" {
-        Ok(top_request(state, req).await)
-    } else if path.starts_with("/v3/") {
-        Ok(alipay_v3(state, req).await)
-    } else {
-        Err(ExplainError::Invalid {
+    match FrontDoor::for_path(path) {
+        Some(FrontDoor::AlipayV2) => Ok(alipay_v2(state, req).await),
+        Some(FrontDoor::Top) => Ok(top_request(state, req).await),
+        Some(FrontDoor::AlipayV3) => Ok(alipay_v3(state, req).await),
+        None => Err(ExplainError::Invalid {
             field: "url",
             reason: format!("the path `{path}` is none of /gateway.do, /v3/…, /router/rest"),
-        })
+        }),
     }
 }
 

@@ -57,6 +57,16 @@ impl FrontDoor {
         }
     }
 
+    /// The front door that serves `path` on the protocol listener.
+    pub fn for_path(path: &str) -> Option<FrontDoor> {
+        match path {
+            "/gateway.do" => Some(FrontDoor::AlipayV2),
+            "/router/rest" => Some(FrontDoor::Top),
+            p if p.starts_with("/v3/") => Some(FrontDoor::AlipayV3),
+            _ => None,
+        }
+    }
+
     /// The front door by its name.
     pub fn from_name(name: &str) -> Option<FrontDoor> {
         [FrontDoor::AlipayV2, FrontDoor::AlipayV3, FrontDoor::Top]
