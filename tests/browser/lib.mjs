@@ -67,6 +67,24 @@ export async function signIn(page, token = TOKEN) {
   await page.waitForSelector('nav a', { visible: true });
 }
 
+/**
+ * Waits until the page has stopped scrolling (the console scrolls smoothly to new results): a
+ * click aimed while the page still moves lands beside its target.
+ */
+export async function settle(page) {
+  await page.evaluate(() => new Promise(resolve => {
+    let last = -1;
+    let same = 0;
+    const tick = () => {
+      same = window.scrollY === last ? same + 1 : 0;
+      last = window.scrollY;
+      if (same >= 3) resolve(); else requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    setTimeout(resolve, 3000);
+  }));
+}
+
 /** Clicks the visible button (or submit input) whose text is exactly `name`. */
 export async function clickButton(page, name) {
   const handle = await page.waitForFunction(want => {
@@ -74,6 +92,7 @@ export async function clickButton(page, name) {
     const all = [ ...document.querySelectorAll('button, input[type=submit], input[type=button], [role=button], [role=tab]') ];
     return all.find(b => norm(b.textContent || b.value) === want && b.checkVisibility()) ?? null;
   }, {}, name);
+  await settle(page);
   await handle.asElement().click();
 }
 
@@ -81,6 +100,7 @@ export async function clickButton(page, name) {
 export async function goTo(page, name) {
   const link = await page.waitForFunction(want => [ ...document.querySelectorAll('nav a') ]
     .find(a => a.textContent.trim() === want) ?? null, {}, name);
+  await settle(page);
   await link.asElement().click();
   await waitForHeading(page, name);
 }
