@@ -253,7 +253,7 @@ pageTest('journal: a call signed with the wrong key shows its diagnosis and comp
   assert.ok(!joined.includes('app_id'), `unchanged text highlighted: ${JSON.stringify(pieces)}`);
   const both = await sectionText(page, 'Difference');
   assert.ok(both.includes(`app_id=${creds.alipay.app_id}`), 'the strings are not shown side by side');
-  await shot(page, 'console-journal-entry');
+  await shot(page, 'console-journal-entry', 'Diagnosis');
   // The same string: nothing to highlight.
   await paste(page, "Your client's string", server);
   await page.waitForFunction(() => document.querySelectorAll('main mark, main del, main ins').length === 0);
@@ -343,7 +343,7 @@ pageTest('explorer: one query of each of the five methods succeeds, and v2/v3 an
     const { entries: [ e ] } = await admin(`/v1/journal?method=${c.method}&front_door=${c.door}&limit=1`);
     assert.equal(e.outcome, 'ok', `${label}: journal says ${JSON.stringify(e)}`);
     assert.equal(e.verification, 'verified', label);
-    if (c.method === 'alipay.trade.query' && c.door === 'alipay_v2') await shot(page, 'console-explorer');
+    if (c.method === 'alipay.trade.query' && c.door === 'alipay_v2') await shot(page, 'console-explorer', 'String signed');
   }
 });
 
@@ -473,7 +473,7 @@ pageTest('every page fits 1280×800 and 390×844 without sideways scrolling, and
       await waitForHeading(page, name);
       await page.waitForNetworkIdle({ idleTime: 200, timeout: 5000 }).catch(() => {});
       const over = await overflow(page);
-      if (over > 0) problems.push(`${name} at ${w}×${h} overflows sideways by ${over}px`);
+      if (over.by > 0) problems.push(`${name} at ${w}×${h} overflows sideways by ${over.by}px: ${over.culprits.join(', ')}`);
       const bare = await unlabelled(page);
       if (bare.length) problems.push(`${name}: controls without a label: ${bare.join(' | ')}`);
       const main = await page.$('main');

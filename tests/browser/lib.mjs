@@ -245,14 +245,36 @@ export async function unlabelled(page) {
     .map(e => e.outerHTML.slice(0, 160)));
 }
 
-/** How far the page overflows the viewport sideways (0 when it fits). */
+/**
+ * How far the page overflows the viewport sideways (0 when it fits), and the innermost elements
+ * that stick out (to name in a failure).
+ */
 export async function overflow(page) {
-  return await page.evaluate(() => document.scrollingElement.scrollWidth - window.innerWidth);
+  return await page.evaluate(() => {
+    const by = document.scrollingElement.scrollWidth - window.innerWidth;
+    const out = [ ...document.querySelectorAll('body *') ]
+      .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+      .filter(e => ![ ...e.children ].some(c => c.getBoundingClientRect().right > window.innerWidth + 0.5));
+    const name = e => `${e.tagName.toLowerCase()}${e.className ? `.${String(e.className).trim().replace(/\s+/g, '.')}` : ''}`;
+    return { by, culprits: out.slice(0, 4).map(e => `${name(e)} "${e.textContent.trim().slice(0, 48)}"`) };
+  });
 }
 
-/** Saves a screenshot `<name>.png` into TRADEQ_SCREENSHOTS (when set). */
-export async function shot(page, name) {
+/**
+ * Saves a screenshot `<name>.png` of the viewport into TRADEQ_SCREENSHOTS (when set), scrolled so
+ * that the heading `from` (when given) is at the top.
+ */
+export async function shot(page, name, from = null) {
   if (!SHOTS) return;
+  await settle(page);
+  if (from) {
+    await page.evaluate(want => {
+      const h = [ ...document.querySelectorAll('main h1, main h2, main h3, main h4') ]
+        .find(e => e.textContent.replace(/\s+/g, ' ').trim() === want);
+      window.scrollTo({ top: h ? h.getBoundingClientRect().top + window.scrollY - 12 : 0, behavior: 'instant' });
+    }, from);
+  }
+  await settle(page);
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
