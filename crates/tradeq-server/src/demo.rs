@@ -25,7 +25,8 @@ pub const TOP_APP_KEY: &str = "12345678";
 /// The shopping guide of the demo omni orders.
 pub const GUIDE_USER_ID: &str = "3031798632";
 
-const META_KEY: &str = "demo_credentials";
+/// The store meta key that holds the demo credentials.
+pub const META_KEY: &str = "demo_credentials";
 
 /// The Alipay half of `demo-credentials.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

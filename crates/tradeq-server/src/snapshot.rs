@@ -41,7 +41,7 @@ pub const MEDIA_TYPE: &str = "application/x-ndjson";
 const PAGE: u32 = 500;
 
 /// The meta key under which the demo credentials are kept (see `demo.rs`).
-const DEMO_META_KEY: &str = "demo_credentials";
+const DEMO_META_KEY: &str = crate::demo::META_KEY;
 
 /// One line of a snapshot.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -26,20 +26,17 @@ export async function render(main) {
   const at = input('at', { placeholder: '2030-01-01T00:00:00Z' });
   const offset = input('offset_secs', { inputmode: 'numeric', placeholder: '3600' });
   const advance = input('advance', { placeholder: '1h', value: '1h' });
-  const atField = field('Time', at, 'RFC 3339, for frozen');
-  const offsetField = field('Offset', offset, 'Seconds (or 1h, 2d …), for offset');
-  const showFor = () => { atField.hidden = modeSelect.value !== 'frozen'; offsetField.hidden = modeSelect.value !== 'offset'; };
-  modeSelect.addEventListener('change', showFor);
+  const atField = field('Time', at, 'RFC 3339; used when the mode is frozen');
+  const offsetField = field('Offset', offset, 'Seconds, or 1h, 2d …; used when the mode is offset');
 
   function show(c) {
     now.value = c.now;
     now.textContent = c.now;
-    mode.textContent = c.offset_secs ? `${c.mode} (offset ${c.offset_secs} s)` : c.mode;
+    mode.textContent = c.mode === 'offset' ? `offset (${c.offset_secs} s)` : c.mode;
     real.textContent = `real time ${c.real_now}`;
     modeSelect.value = c.mode;
     if (c.mode === 'frozen') at.value = c.at || c.now;
     if (c.mode === 'offset') offset.value = String(c.offset_secs);
-    showFor();
   }
 
   async function send(method, path, body, done) {

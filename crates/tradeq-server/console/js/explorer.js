@@ -108,7 +108,11 @@ export async function render(main) {
       : { appId: appSelect.value, privateKey: privateKey.value, appAuthToken: tokenSelect.value };
     let built;
     try {
-      built = await buildRequest(m, values, creds);
+      // A server whose request timestamps follow the sandbox clock wants that time, not ours.
+      const clock = await api('GET', '/v1/clock');
+      const sandbox = Date.parse(clock.now);
+      const now = clock.request_timestamps_follow_clock && !Number.isNaN(sandbox) ? sandbox : Date.now();
+      built = await buildRequest(m, values, creds, now);
     } catch (e) {
       alert.show(`Could not sign: ${e.message}`);
       return;

@@ -61,9 +61,13 @@ export async function render(main) {
         h('td', { class: 'num', text: f.matched }),
         h('td', { class: 'num hits', text: f.hits }),
         h('td', {}, h('button', { type: 'button', class: 'danger', text: 'Remove', 'aria-label': `Remove rule ${f.id}`, onclick: async () => {
-          await api('DELETE', `/v1/faults/${encodeURIComponent(f.id)}`);
-          status.show(`Rule ${f.id} removed.`);
-          refresh();
+          try {
+            await api('DELETE', `/v1/faults/${encodeURIComponent(f.id)}`);
+            status.show(`Rule ${f.id} removed.`);
+          } catch (e) {
+            alert.show(e.message);
+          }
+          refresh().catch(e => alert.show(e.message));
         } })))))));
   }
 
@@ -85,7 +89,7 @@ export async function render(main) {
     try {
       const made = await api('POST', '/v1/faults', rule);
       status.show(`Rule ${made.id} added.`);
-      refresh();
+      await refresh();
     } catch (e) {
       alert.show(e.message);
     }
@@ -94,11 +98,15 @@ export async function render(main) {
   main.append(form,
     section('Rules, tried oldest first',
       h('div', { class: 'controls' },
-        h('button', { type: 'button', class: 'secondary', text: 'Refresh', onclick: refresh }),
+        h('button', { type: 'button', class: 'secondary', text: 'Refresh', onclick: () => refresh().catch(e => alert.show(e.message)) }),
         h('button', { type: 'button', class: 'danger', text: 'Clear all', onclick: async () => {
-          const { deleted } = await api('DELETE', '/v1/faults');
-          status.show(`${deleted} rule(s) removed.`);
-          refresh();
+          try {
+            const { deleted } = await api('DELETE', '/v1/faults');
+            status.show(`${deleted} rule(s) removed.`);
+          } catch (e) {
+            alert.show(e.message);
+          }
+          refresh().catch(e => alert.show(e.message));
         } })),
       table));
   await refresh();

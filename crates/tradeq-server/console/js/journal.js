@@ -38,7 +38,12 @@ function listPage(main) {
     h('button', { type: 'submit', text: 'Filter' }),
     h('button', { type: 'button', class: 'danger', text: 'Empty journal', onclick: async () => {
       if (!confirm('Remove every entry of this node\'s journal?')) return;
-      await api('DELETE', '/v1/journal');
+      try {
+        await api('DELETE', '/v1/journal');
+      } catch (e) {
+        status.show(`Could not empty the journal: ${e.message}`);
+        return;
+      }
       start();
     } }));
   const status = message('status');

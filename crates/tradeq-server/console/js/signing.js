@@ -55,15 +55,15 @@ export function topSignString(params) {
   return params.filter(([, v]) => v.trim() !== '').sort(byName).map(([k, v]) => k + v).join('');
 }
 
-// Builds and signs a request. `creds`: {appId, privateKey, appAuthToken} for Alipay,
-// {appKey, secret, session, signMethod} for TOP. Answers {request, signString}; `request` is
-// what POST /v1/explorer/send takes.
-export async function buildRequest(method, values, creds) {
+// Builds and signs a request stamped `nowMs`. `creds`: {appId, privateKey, appAuthToken} for
+// Alipay, {appKey, secret, session, signMethod} for TOP. Answers {request, signString};
+// `request` is what POST /v1/explorer/send takes.
+export async function buildRequest(method, values, creds, nowMs = Date.now()) {
   const biz = business(method, values);
   if (method.door === 'alipay_v2') {
     const params = [
       ['app_id', creds.appId], ['method', method.name], ['format', 'JSON'], ['charset', 'utf-8'],
-      ['sign_type', 'RSA2'], ['timestamp', gmt8()], ['version', '1.0'],
+      ['sign_type', 'RSA2'], ['timestamp', gmt8(nowMs)], ['version', '1.0'],
       ['biz_content', JSON.stringify(biz)],
     ];
     if (creds.appAuthToken) params.push(['app_auth_token', creds.appAuthToken]);
@@ -85,7 +85,7 @@ export async function buildRequest(method, values, creds) {
   if (method.door === 'alipay_v3') {
     const target = `/v3/${method.name.replaceAll('.', '/')}`;
     const body = JSON.stringify(biz);
-    const auth = `app_id=${creds.appId},nonce=${randomHex(16)},timestamp=${Date.now()}`;
+    const auth = `app_id=${creds.appId},nonce=${randomHex(16)},timestamp=${nowMs}`;
     let signString = `${auth}\nPOST\n${target}\n${body}\n`;
     const headers = { 'content-type': 'application/json', accept: 'application/json' };
     if (creds.appAuthToken) {
@@ -97,7 +97,7 @@ export async function buildRequest(method, values, creds) {
     return { signString, request: { method: 'POST', target, headers, body } };
   }
   const system = [
-    ['method', method.name], ['app_key', creds.appKey], ['timestamp', gmt8()], ['format', 'json'],
+    ['method', method.name], ['app_key', creds.appKey], ['timestamp', gmt8(nowMs)], ['format', 'json'],
     ['v', '2.0'], ['sign_method', creds.signMethod],
   ];
   if (creds.session) system.push(['session', creds.session]);
