@@ -110,6 +110,8 @@ test('an empty token and a wrong token are refused with a clear message', async 
     await p.waitForFunction(() => [ ...document.querySelectorAll('[role=alert]') ]
       .some(a => /wrong admin token/i.test(a.textContent)));
     assert.equal(await p.$('nav a'), null, 'the navigation shows without a valid token');
+    const kept = await p.evaluate(() => Object.keys(sessionStorage).some(k => sessionStorage.getItem(k)?.includes('not-the-admin-token')));
+    assert.equal(kept, false, 'a refused token was kept');
     assert.deepEqual(await unlabelled(p), []);
     await shot(p, 'console-login-refused');
   } finally {
@@ -366,6 +368,27 @@ pageTest('explorer: the private key and the app secret never leave the browser',
   }
 });
 
+pageTest('explorer: an answer whose signature was tampered with does not verify', async () => {
+  // A fault changes one character of the answer's signature (v2 `sign`, v3 header): the check
+  // made in the browser must say so.
+  for (const door of [ 'alipay_v2', 'alipay_v3' ]) {
+    const res = await fetch(`${ADMIN}/v1/faults`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ match: { front_door: door, method: 'alipay.trade.query' }, times: 1, action: { type: 'bad_signature' } }),
+    });
+    assert.equal(res.status, 201, await res.text());
+  }
+  for (const c of EXPLORER.filter(c => c.method === 'alipay.trade.query')) {
+    const r = await explore(c);
+    assert.match(r.signature, /does not verify/i, `${c.door}: ${r.signature}`);
+  }
+  const { faults } = await admin('/v1/faults');
+  assert.deepEqual(faults.map(f => f.hits), [ 1, 1 ]);
+  const del = await fetch(`${ADMIN}/v1/faults`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(del.status, 200);
+});
+
 pageTest('faults: a rule added in the console fails the next explorer call and counts its hit', async () => {
   await goTo(page, 'Faults');
   await fill(page, 'Front door', 'alipay_v2');
@@ -441,6 +464,13 @@ test('the token never appears in a URL, and no script error or policy refusal ha
   const bare = data.filter(r => !/^Bearer \S+$/.test(r.headers.authorization ?? ''));
   assert.deepEqual(bare.map(r => `${r.method} ${r.url}`), []);
   assert.deepEqual(log.problems, []);
+  // As the browser received them: every console response carries the policy.
+  const pages = log.responses.filter(r => new URL(r.url).pathname.startsWith('/console/'));
+  assert.ok(pages.length > 0);
+  for (const r of pages) {
+    assert.ok((r.headers['content-security-policy'] ?? '').includes("script-src 'self'"), `no CSP on ${r.url}`);
+    assert.equal(r.headers['x-content-type-options'], 'nosniff', r.url);
+  }
 });
 
 test('without the token the admin API refuses what the console calls', async () => {

@@ -237,10 +237,13 @@ export async function highlights(page, heading) {
   })()`);
 }
 
-/** Form controls (input, select, textarea) of the visible page that have no labelled <label>. */
+/**
+ * Form controls (input, select, textarea) of the page, shown or not (the explorer shows TOP's
+ * only for TOP methods), that have no <label> with text.
+ */
 export async function unlabelled(page) {
   return await page.evaluate(() => [ ...document.querySelectorAll('input, select, textarea') ]
-    .filter(e => e.type !== 'hidden' && e.checkVisibility())
+    .filter(e => e.type !== 'hidden')
     .filter(e => ![ ...(e.labels ?? []) ].some(l => l.textContent.trim() !== ''))
     .map(e => e.outerHTML.slice(0, 160)));
 }
