@@ -31,6 +31,17 @@ fn chromium() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
+/// Copies a pipe of the suite to stderr, line by line, as it runs.
+fn echo<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        if let Some(pipe) = pipe {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+            }
+        }
+    })
+}
+
 #[test]
 fn console_in_headless_chromium() {
     let Some(chromium) = chromium() else {
@@ -74,17 +85,8 @@ fn console_in_headless_chromium() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run node --test");
-    let echo = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            if let Some(pipe) = pipe {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    eprintln!("{line}");
-                }
-            }
-        })
-    };
-    let out = echo(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = echo(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let out = echo(child.stdout.take());
+    let err = echo(child.stderr.take());
     // Each browser test bounds its own waits; this bounds the whole run should Chromium hang.
     let deadline = Instant::now() + Duration::from_secs(300);
     let status = loop {
