@@ -196,6 +196,19 @@ pageTest('records: a merge patch applied in the console is stored', async () => 
   assert.equal(record.subject, subject);
 });
 
+pageTest('records: a lifecycle template attached in the console starts on the record', async () => {
+  const before = await admin(`/v1/records/alipay-trade/${WAIT_TRADE}`);
+  assert.equal(before.lifecycle, undefined, 'the demo trade already has a lifecycle');
+  await fill(page, 'Lifecycle template', 'trade-paid-on-third-query');
+  await clickButton(page, 'Attach');
+  await page.waitForFunction(() => [ ...document.querySelectorAll('main [role=status], main [role=alert]') ]
+    .some(e => e.textContent.trim() !== ''));
+  const after = await admin(`/v1/records/alipay-trade/${WAIT_TRADE}`);
+  assert.equal(after.lifecycle?.started, true, JSON.stringify(after.lifecycle));
+  assert.equal(after.lifecycle.steps.length, 1);
+  assert.equal(after.lifecycle.steps[0].after_queries, 3);
+});
+
 pageTest('journal: an alipay-sdk call appears in the live tail within a second', async () => {
   await goTo(page, 'Journal');
   const query = () => sdk().exec('alipay.trade.query', { bizContent: { out_trade_no: SHARED_OUT_TRADE_NO } }, { validateSign: true });
@@ -259,6 +272,24 @@ pageTest('journal: a call signed with the wrong key shows its diagnosis and comp
   // The same string: nothing to highlight.
   await paste(page, "Your client's string", server);
   await page.waitForFunction(() => document.querySelectorAll('main mark, main del, main ins').length === 0);
+});
+
+pageTest('journal: the Outcome filter keeps only failed calls', async () => {
+  await goTo(page, 'Journal');
+  await page.waitForSelector(`[data-journal-id="${failedCall}"]`);
+  await fill(page, 'Outcome', 'error');
+  await clickButton(page, 'Filter');
+  // Only error rows remain, the failed call among them; the successful calls are gone.
+  await page.waitForFunction(id => {
+    const rows = [ ...document.querySelectorAll('main [data-journal-id]') ];
+    return rows.some(r => r.dataset.journalId === id) && rows.every(r => /\berror\b/.test(r.innerText) && !/\bok\b/.test(r.innerText));
+  }, {}, failedCall);
+  const { entries } = await admin('/v1/journal?outcome=error');
+  const shown = await page.$$eval('main [data-journal-id]', rs => rs.map(r => r.dataset.journalId));
+  assert.deepEqual(shown.sort(), entries.map(e => e.id).sort());
+  await fill(page, 'Outcome', '');
+  await clickButton(page, 'Filter');
+  await page.waitForFunction(() => [ ...document.querySelectorAll('main [data-journal-id]') ].some(r => /\bok\b/.test(r.innerText)));
 });
 
 pageTest('overview: the last errors link to their journal entries', async () => {
