@@ -21,7 +21,7 @@ function must(name) {
   return v;
 }
 
-/** Headless Chromium (the system's), and the record of every request its pages make. */
+/** Headless Chromium: the system's, or TRADEQ_CHROMIUM. */
 export async function launch() {
   const browser = await puppeteer.launch({
     executablePath: process.env.TRADEQ_CHROMIUM || '/usr/bin/chromium',
