@@ -196,6 +196,27 @@ pageTest('records: a merge patch applied in the console is stored', async () => 
   assert.equal(record.subject, subject);
 });
 
+pageTest('records: a new record made from this one as a template is stored', async () => {
+  const newTrade = '2024010122001446880599990001';
+  await clickButton(page, 'New from template');
+  const draft = await control(page, 'New record');
+  await page.waitForFunction(e => e.value.includes('"trade_no"'), {}, draft);
+  const template = JSON.parse(await draft.evaluate(e => e.value));
+  assert.equal(template.trade_no, WAIT_TRADE);
+  const record = { ...template, trade_no: newTrade, out_trade_no: 'CONSOLE-NEW-1' };
+  await paste(page, 'New record', JSON.stringify(record, null, 2));
+  await clickButton(page, 'Create record');
+  await page.waitForFunction(k => location.hash === `#/records/alipay-trade/${k}`, {}, newTrade);
+  const stored = await admin(`/v1/records/alipay-trade/${newTrade}`);
+  assert.equal(stored.out_trade_no, 'CONSOLE-NEW-1');
+  assert.equal(stored.total_amount, template.total_amount);
+  assert.equal(stored.seller_id, template.seller_id);
+  // The page moved to the new record; the lifecycle step below works on the demo trade again.
+  await page.evaluate(k => { location.hash = `#/records/alipay-trade/${k}`; }, WAIT_TRADE);
+  await page.waitForFunction(k => document.querySelector('main')?.innerText.includes(k)
+    && [ ...document.querySelectorAll('main label') ].some(l => l.textContent.includes('Lifecycle template')), {}, WAIT_TRADE);
+});
+
 pageTest('records: a lifecycle template attached in the console starts on the record', async () => {
   const before = await admin(`/v1/records/alipay-trade/${WAIT_TRADE}`);
   assert.equal(before.lifecycle, undefined, 'the demo trade already has a lifecycle');
