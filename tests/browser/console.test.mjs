@@ -45,6 +45,11 @@ function pageTest(name, fn) {
   });
 }
 
+// A key pair no app is registered with: what a client holding the wrong key signs with.
+const WRONG_KEY = crypto.generateKeyPairSync('rsa', {
+  modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' },
+}).privateKey;
+
 function sdk(privateKey = creds.alipay.app_private_key_pkcs1_pem) {
   return new AlipaySdk({
     appId: creds.alipay.app_id,
@@ -231,6 +236,36 @@ pageTest('records: a lifecycle template attached in the console starts on the re
   assert.equal(after.lifecycle.steps[0].after_queries, 3);
 });
 
+/** Searches the Records page; answers the primary keys of the rows found (in table order). */
+async function searchRecords(kind, { key = '', merchant = '', status = '' }) {
+  await fill(page, 'Kind', kind);
+  await fill(page, 'Key', key);
+  await fill(page, 'Merchant', merchant);
+  await fill(page, 'Status', status);
+  const asked = page.waitForResponse(r => new URL(r.url()).pathname.startsWith(`/v1/records/${kind}`));
+  await clickButton(page, 'Search');
+  await asked;
+  const rows = await page.waitForFunction(() => {
+    const done = document.querySelector('main table tbody tr') || [ ...document.querySelectorAll('main [role=status]') ].some(e => /no .* record matches/i.test(e.textContent));
+    return done ? [ ...document.querySelectorAll('main table tbody tr') ].map(tr => tr.cells[0]?.textContent.trim()) : null;
+  });
+  return await rows.jsonValue();
+}
+
+pageTest('records: search each kind by its keys, and by merchant and status', async () => {
+  await goTo(page, 'Records');
+  assert.deepEqual(await searchRecords('onsite-trade', { key: '77778888' }), [ SEED_TRADE ]);
+  assert.deepEqual(await searchRecords('omni-order', { key: '54321' }), [ '109078258777804955' ]);
+  assert.deepEqual(await searchRecords('koubei-order', { key: '20170427000000001000000001' }), [ '20170427000000001000000001' ]);
+  // No key: every trade of one merchant in one status, as the admin API lists them.
+  const { records } = await admin('/v1/records/alipay-trade?merchant=2088102146225135&status=TRADE_SUCCESS');
+  assert.ok(records.length > 1);
+  const found = await searchRecords('alipay-trade', { merchant: '2088102146225135', status: 'TRADE_SUCCESS' });
+  assert.deepEqual(found.sort(), records.map(r => r.trade_no).sort());
+  // A key with a status it does not have finds nothing.
+  assert.deepEqual(await searchRecords('alipay-trade', { key: WAIT_OUT_TRADE_NO, status: 'TRADE_SUCCESS' }), []);
+});
+
 pageTest('journal: an alipay-sdk call appears in the live tail within a second', async () => {
   await goTo(page, 'Journal');
   const query = () => sdk().exec('alipay.trade.query', { bizContent: { out_trade_no: SHARED_OUT_TRADE_NO } }, { validateSign: true });
@@ -251,10 +286,7 @@ pageTest('journal: an alipay-sdk call appears in the live tail within a second',
 });
 
 pageTest('journal: a call signed with the wrong key shows its diagnosis and compares a pasted client string', async () => {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', {
-    modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  const got = await sdk(privateKey).exec('alipay.trade.query', { bizContent: { out_trade_no: SHARED_OUT_TRADE_NO } });
+  const got = await sdk(WRONG_KEY).exec('alipay.trade.query', { bizContent: { out_trade_no: SHARED_OUT_TRADE_NO } });
   assert.equal(got.sub_code, 'isv.invalid-signature');
   failedCall = got.traceId;
   const link = await page.waitForFunction(id => {
@@ -309,6 +341,14 @@ pageTest('journal: the Outcome filter keeps only failed calls', async () => {
   const { entries } = await admin('/v1/journal?outcome=error');
   const shown = await page.$$eval('main [data-journal-id]', rs => rs.map(r => r.dataset.journalId));
   assert.deepEqual(shown.sort(), entries.map(e => e.id).sort());
+  // The live tail follows the filter: a successful call, then a failed one; once the failed one
+  // shows, the successful one (streamed before it) would have too.
+  const ok = await sdk().exec('alipay.trade.query', { bizContent: { trade_no: SEED_TRADE } });
+  assert.equal(ok.code, '10000');
+  const bad = await sdk(WRONG_KEY).exec('alipay.trade.query', { bizContent: { trade_no: SEED_TRADE } });
+  assert.equal(bad.sub_code, 'isv.invalid-signature');
+  await page.waitForSelector(`[data-journal-id="${bad.traceId}"]`);
+  assert.equal(await page.$(`[data-journal-id="${ok.traceId}"]`), null, 'a successful call shows under Outcome: error');
   await fill(page, 'Outcome', '');
   await clickButton(page, 'Filter');
   await page.waitForFunction(() => [ ...document.querySelectorAll('main [data-journal-id]') ].some(r => /\bok\b/.test(r.innerText)));
