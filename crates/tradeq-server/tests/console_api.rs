@@ -393,7 +393,10 @@ async fn explorer_send_is_subject_to_fault_rules() {
 #[tokio::test]
 async fn explorer_send_takes_protocol_paths_only() {
     let h = harness(true).await;
+    let long = format!("/gateway.do?a={}", "b".repeat(70_000));
     for target in [
+        long.as_str(),
+        "/gateway.do#x",
         "/v1/stats",
         "/console/",
         "gateway.do",

@@ -24,6 +24,9 @@ use crate::state::AppState;
 /// The most headers a request may carry.
 const MAX_HEADERS: usize = 64;
 
+/// The longest path and query, as a client's HTTP library would accept to send.
+const MAX_TARGET_BYTES: usize = 64 << 10;
+
 /// Headers that describe the connection or the body's framing, which this endpoint sets itself.
 const FRAMING_HEADERS: &[&str] = &[
     "host",
@@ -68,20 +71,28 @@ fn read(state: &AppState, bytes: &[u8]) -> Result<Outgoing, AdminError> {
     let raw_body = body.opt_string("body")?.unwrap_or_default();
     body.finish(&["method", "target", "headers", "body"])?;
 
+    if target.len() > MAX_TARGET_BYTES {
+        return Err(AdminError::invalid_field(
+            "target",
+            format!("is {} bytes; at most {MAX_TARGET_BYTES}", target.len()),
+        ));
+    }
     let path = target.split(['?', '#']).next().unwrap_or_default();
     if !target.starts_with('/') || FrontDoor::for_path(path).is_none() {
+        // The path only: the query may carry a session or token.
         return Err(AdminError::invalid_field(
             "target",
             format!(
-                "is `{target}`; give the path and query of a protocol request: /gateway.do?…, \
-                 /v3/… or /router/rest?…"
+                "the path `{}` is none of /gateway.do, /v3/…, /router/rest; give the path and \
+                 query of a protocol request",
+                path.chars().take(200).collect::<String>()
             ),
         ));
     }
-    if target.len() > state.config.max_body_bytes.min(64 << 10) || target.contains('#') {
+    if target.contains('#') {
         return Err(AdminError::invalid_field(
             "target",
-            "is too long, or has a fragment (#…), which no client sends",
+            "has a fragment (#…), which no client sends",
         ));
     }
     if raw_body.len() > state.config.max_body_bytes {
