@@ -132,3 +132,99 @@ fn import_into_postgres() {
     );
     psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
 }
+
+/// Mistakes about a whole file get one message, not one per line; a byte order mark is no
+/// mistake at all.
+#[test]
+fn whole_file_mistakes_get_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = ["--data-dir", data.to_str().unwrap()];
+    let import = |kind: &str, file: &Path| {
+        let mut args = vec!["import", kind, file.to_str().unwrap()];
+        args.extend_from_slice(&store);
+        tradeq(&args)
+    };
+    let onsite = std::fs::read_to_string(generate(dir.path(), "onsite-trade", 3)).unwrap();
+    let onsite: Vec<&str> = onsite.lines().collect();
+
+    // A byte order mark (as Notepad and spreadsheet exports write) is skipped: line 1 loads.
+    let bom = dir.path().join("bom.jsonl");
+    std::fs::write(&bom, format!("\u{feff}{}\n", onsite.join("\n"))).unwrap();
+    let out = import("onsite-trade", &bom);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("inserted 3, updated 0, unchanged 0, rejected 0"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A JSON array, pretty-printed or on one line: one error naming the conversion.
+    for (name, text) in [
+        ("pretty.json", format!("[\n  {}\n]\n", onsite.join(",\n  "))),
+        ("oneline.json", format!("[{}]\n", onsite.join(","))),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = import("onsite-trade", &file);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("this is a JSON array, but records are read as JSON Lines"),
+            "{err}"
+        );
+        assert!(err.contains("jq -c '.[]' file.json > file.jsonl"), "{err}");
+        assert!(!err.contains("line 1"), "no per-line errors: {err}");
+    }
+
+    // Omni orders imported as Alipay trades: the import stops after five lines with a question.
+    let omni = generate(dir.path(), "omni-order", 200);
+    let out = import("alipay-trade", Path::new(&omni));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "its first 5 lines are not alipay-trade records but each reads as an omni-order \
+             record: is this an `omni-order` file? (try `tradeq import omni-order {omni}`)"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("line 1:"), "no per-line errors: {err}");
+    // A file shorter than five lines is judged at its end.
+    let short = dir.path().join("short.jsonl");
+    std::fs::write(&short, format!("{}\n", onsite[..2].join("\n"))).unwrap();
+    let out = import("koubei-order", &short);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("its first 2 lines are not koubei-order records but each reads as an onsite-trade record: is this an `onsite-trade` file?"),
+        "{err}"
+    );
+
+    // One stray line of another kind among good ones is only a bad line, reported as such; and
+    // a line missing several fields names them all.
+    let omni_line = std::fs::read_to_string(&omni)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let mixed = dir.path().join("mixed.jsonl");
+    std::fs::write(
+        &mixed,
+        format!(
+            "{omni_line}\n{}\n{{\"trade_no\":\"X1\",\"total_amount\":1}}\n",
+            onsite[0]
+        ),
+    )
+    .unwrap();
+    let out = import("onsite-trade", &mixed);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("line 1: "), "{err}");
+    assert!(
+        err.contains("line 3: (record): missing fields: out_trade_no, merchant_id, gmt_create, buyer_id, buyer_nick, trade_status, store_name"),
+        "{err}"
+    );
+    assert!(err.contains("unchanged 1, rejected 2"), "{err}");
+}

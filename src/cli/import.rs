@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use tradeq_model::jsonl::{self, KindProbe, KindVerdict};
 use tradeq_model::{Record, RecordKind};
 use tradeq_store::{ImportCheckpoint, Store, StoreError, WriteOutcome};
 
@@ -177,27 +178,66 @@ async fn import(
     let mut batch: Vec<Record> = Vec::with_capacity(args.batch_size as usize);
     let mut lines: Vec<u64> = Vec::with_capacity(args.batch_size as usize);
     let mut buf = Vec::new();
+    // Only a run that starts at the top of the file sees its first line.
+    let mut at_start = reader.line == 0;
+    let mut probe = KindProbe::new(args.kind);
+    // The first lines' rejections, held back while they may all be explained by one question
+    // ("is this a file of another kind?") rather than printed one by one.
+    let mut held: Vec<Rejection> = Vec::new();
     loop {
         let next = reader.next_line(&mut buf)?;
         if let Some(line) = next {
-            if buf.iter().all(u8::is_ascii_whitespace) {
+            let raw = if line == 1 {
+                jsonl::strip_bom(&buf)
+            } else {
+                &buf[..]
+            };
+            if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match std::str::from_utf8(&buf) {
-                Err(e) => reject(
-                    &bar,
-                    &mut totals,
-                    line,
-                    "(record)",
-                    &format!("not UTF-8: {e}"),
+            let (verdict, rejection) = match std::str::from_utf8(raw) {
+                Err(e) => (
+                    probe.settle(),
+                    Some(Rejection::new(line, "(record)", format!("not UTF-8: {e}"))),
                 ),
-                Ok(text) => match Record::from_json(args.kind, text) {
-                    Ok(r) => {
-                        batch.push(r);
-                        lines.push(line);
+                Ok(text) => {
+                    if std::mem::take(&mut at_start) && jsonl::opens_json_array(text) {
+                        anyhow::bail!("{}: {}", args.file.display(), jsonl::JSON_ARRAY_MESSAGE);
                     }
-                    Err(e) => reject(&bar, &mut totals, line, &e.field, &e.reason),
-                },
+                    match Record::from_json(args.kind, text) {
+                        Ok(r) => {
+                            batch.push(r);
+                            lines.push(line);
+                            (probe.line(text, true), None)
+                        }
+                        Err(e) => (
+                            probe.line(text, false),
+                            Some(Rejection::new(line, &e.field, e.reason)),
+                        ),
+                    }
+                }
+            };
+            match verdict {
+                KindVerdict::Undecided => held.extend(rejection),
+                KindVerdict::Settled => {
+                    for r in held.drain(..).chain(rejection) {
+                        reject(&bar, &mut totals, r);
+                    }
+                }
+                KindVerdict::OtherKind(other) => {
+                    anyhow::bail!(other_kind_message(args, held.len() + 1, other))
+                }
+            }
+        } else {
+            match probe.finish() {
+                KindVerdict::OtherKind(other) => {
+                    anyhow::bail!(other_kind_message(args, held.len(), other))
+                }
+                _ => {
+                    for r in held.drain(..) {
+                        reject(&bar, &mut totals, r);
+                    }
+                }
             }
         }
         if batch.len() >= args.batch_size as usize || (next.is_none() && !batch.is_empty()) {
@@ -239,7 +279,11 @@ async fn import(
                             StoreError::KeyConflict { field, .. } => field,
                             _ => "(record)",
                         };
-                        reject(&bar, &mut totals, *line, field, &e.to_string());
+                        reject(
+                            &bar,
+                            &mut totals,
+                            Rejection::new(*line, field, e.to_string()),
+                        );
                     }
                 }
             }
@@ -270,9 +314,35 @@ async fn import(
     Ok(totals)
 }
 
-fn reject(bar: &ProgressBar, totals: &mut Totals, line: u64, field: &str, reason: &str) {
+/// A line that was not loaded: `line N: field: reason`.
+struct Rejection {
+    line: u64,
+    field: String,
+    reason: String,
+}
+
+impl Rejection {
+    fn new(line: u64, field: &str, reason: String) -> Rejection {
+        Rejection {
+            line,
+            field: field.to_string(),
+            reason,
+        }
+    }
+}
+
+fn reject(bar: &ProgressBar, totals: &mut Totals, r: Rejection) {
     totals.rejected += 1;
-    bar.suspend(|| eprintln!("line {line}: {field}: {reason}"));
+    bar.suspend(|| eprintln!("line {}: {}: {}", r.line, r.field, r.reason));
+}
+
+/// The one message for a file whose first `lines` lines all read as records of `other`.
+fn other_kind_message(args: &ImportArgs, lines: usize, other: RecordKind) -> String {
+    format!(
+        "{file}: {question} file? (try `tradeq import {other} {file}`)",
+        file = args.file.display(),
+        question = jsonl::other_kind_question(args.kind, lines, other),
+    )
 }
 
 fn progress(total: Option<u64>, start: u64) -> ProgressBar {

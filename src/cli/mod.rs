@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
+use tradeq_server::config::{redact_url, Setting};
+use tradeq_server::ServerConfig;
 use tradeq_store::Store;
 
 mod apps;
@@ -19,6 +21,7 @@ mod private_files;
 mod query;
 mod sandbox;
 mod serve;
+mod settings;
 
 /// A protocol-faithful implementation of five Alipay and Taobao Open Platform trade/order query
 /// APIs.
@@ -58,17 +61,50 @@ pub enum Command {
     Journal(journal::JournalArgs),
     /// Explain why a request was refused: a journal entry, or a raw request.
     Explain(journal::ExplainArgs),
+    /// Print the table of every setting, as docs/configuration.md holds it.
+    #[command(name = "config-table", hide = true)]
+    ConfigTable,
 }
 
-/// Where the data lives; shared by every command that opens the store.
-#[derive(Debug, Clone, Args)]
+/// Where the data lives; shared by every command that opens the store. Its two flags are the
+/// `data_dir` and `database_url` settings.
+#[derive(Debug, Clone, Default)]
 pub struct StoreArgs {
-    /// Data directory (the embedded SQLite store lives in it) [default: ./tradeq-data].
-    #[arg(long, env = "TRADEQ_DATA_DIR", global = true)]
+    /// The data directory (the embedded SQLite store lives in it).
     pub data_dir: Option<PathBuf>,
     /// A database URL instead of the embedded store: postgres://… or sqlite://FILE.
-    #[arg(long, env = "TRADEQ_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+}
+
+const STORE_SETTINGS: [&str; 2] = ["data_dir", "database_url"];
+
+impl FromArgMatches for StoreArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Ok(StoreArgs {
+            data_dir: matches.get_one::<String>("data_dir").map(PathBuf::from),
+            database_url: matches.get_one::<String>("database_url").cloned(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = StoreArgs::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for StoreArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.args(
+            STORE_SETTINGS
+                .iter()
+                .filter_map(|name| Setting::named(name))
+                .map(|s| settings::setting_arg(s).global(true)),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        StoreArgs::augment_args(cmd)
+    }
 }
 
 impl StoreArgs {
@@ -76,7 +112,7 @@ impl StoreArgs {
     pub fn data_dir(&self) -> PathBuf {
         self.data_dir
             .clone()
-            .unwrap_or_else(|| PathBuf::from("./tradeq-data"))
+            .unwrap_or_else(|| ServerConfig::default().data_dir)
     }
 
     /// The URL of the store these arguments name.
@@ -104,20 +140,6 @@ impl StoreArgs {
         tradeq_store::open_with(&url, options)
             .await
             .with_context(|| format!("cannot open the store at {}", redact_url(&url)))
-    }
-}
-
-/// A database URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
     }
 }
 
@@ -153,20 +175,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lifecycle(args) => sandbox::run_lifecycle(args).await,
         Command::Journal(args) => journal::run_journal(args).await,
         Command::Explain(args) => journal::run_explain(args).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://u:secret@host/db"),
-            "postgres://u:***@host/db"
-        );
-        assert_eq!(redact_url("postgres://u@host/db"), "postgres://u@host/db");
-        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        Command::ConfigTable => {
+            print!("{}", tradeq_server::config::markdown_table());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

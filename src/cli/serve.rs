@@ -1,169 +1,106 @@
 //! `tradeq serve`.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use serde::Deserialize;
 
 use tradeq_server::admin_token::AdminToken;
+use tradeq_server::config::{Loaded, Source, CONFIG_VARIABLE};
 use tradeq_server::serve::shutdown_signal;
 use tradeq_server::{AppState, Listeners, ServerConfig};
 use tradeq_store::{NonceStore, Store};
 
 use super::private_files::{self, write_private};
+use super::settings::SettingFlags;
 use super::StoreArgs;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Protocol listener address [default: 127.0.0.1:8080].
-    #[arg(long, env = "TRADEQ_LISTEN")]
-    listen: Option<SocketAddr>,
-    /// Admin API listener address [default: 127.0.0.1:8081].
-    #[arg(long, env = "TRADEQ_ADMIN_LISTEN")]
-    admin_listen: Option<SocketAddr>,
     #[command(flatten)]
-    store: StoreArgs,
-    /// A TOML configuration file (see the README); flags and TRADEQ_* variables win over it.
-    #[arg(long, env = "TRADEQ_CONFIG")]
+    settings: SettingFlags,
+    /// A TOML file of settings (docs/configuration.md); TRADEQ_* variables and flags win over it.
+    #[arg(long, env = CONFIG_VARIABLE)]
     config: Option<PathBuf>,
-    /// The admin API bearer token; generated and kept in the store when not given.
-    #[arg(long, env = "TRADEQ_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
     /// Install the demo data set and credentials on first start (kept afterwards).
     #[arg(long)]
     demo: bool,
-    /// Append a short English hint to the sub_msg of a refused signature or timestamp: `true`
-    /// (the flag alone) or `false` [default: on with --demo, else off].
-    #[arg(
-        long,
-        env = "TRADEQ_EXPLAIN_IN_ERRORS",
-        num_args = 0..=1,
-        default_missing_value = "true",
-        value_name = "BOOL"
-    )]
-    explain_in_errors: Option<bool>,
+    /// Print the effective configuration (the admin token masked), each value with where it
+    /// came from, and exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
-/// The configuration file: every setting optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    admin_listen: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    admin_token: Option<String>,
-    v2_timestamp_window_secs: Option<i64>,
-    v3_timestamp_window_secs: Option<i64>,
-    top_timestamp_window_secs: Option<i64>,
-    max_body_bytes: Option<usize>,
-    max_admin_body_bytes: Option<usize>,
-    signature_cache_entries: Option<usize>,
-    credential_cache_ttl_ms: Option<u64>,
-    record_cache_entries: Option<usize>,
-    sandbox_refresh_ms: Option<u64>,
-    fault_max_timeout_ms: Option<u64>,
-    request_timestamps_follow_clock: Option<bool>,
-    /// Fault rules installed at start (JSON array or NDJSON).
-    faults_file: Option<PathBuf>,
-    journal_max_entries: Option<usize>,
-    journal_max_bytes: Option<usize>,
-    journal_body_bytes: Option<usize>,
-    explain_in_errors: Option<bool>,
-    database_timeout_ms: Option<u64>,
-    read_busy_timeout_ms: Option<u64>,
-    header_read_timeout_secs: Option<u64>,
-    body_read_timeout_secs: Option<u64>,
-    idle_timeout_secs: Option<u64>,
-    max_connections: Option<usize>,
-    admin_max_connections: Option<usize>,
-    drain_timeout_secs: Option<u64>,
-}
-
-fn load_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+/// The settings from the defaults, the file, the `TRADEQ_*` variables and the flags.
+fn load_config(args: &ServeArgs) -> anyhow::Result<Loaded> {
+    let file = match &args.config {
+        Some(path) => Some((
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let mut env = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        let Ok(key) = key.into_string() else { continue };
+        if !key.starts_with("TRADEQ_") {
+            continue;
+        }
+        match value.into_string() {
+            Ok(value) => env.push((key, value)),
+            Err(_) => anyhow::bail!("the variable {key} is not UTF-8"),
+        }
+    }
+    let file = file
+        .as_ref()
+        .map(|(path, text)| (path.as_str(), text.as_str()));
+    let mut loaded = ServerConfig::load(file, env, &args.settings.0)?;
+    if let (Some(path), Source::File(_)) = (&args.config, loaded.source("admin_token")) {
+        private_files::warn_if_shared(&[path.as_path()]);
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    // The demo is for integrating: hints in the answers unless a setting turns them off.
+    if !loaded.is_set("explain_in_errors") {
+        loaded.config.explain_in_errors = args.demo;
+    }
+    Ok(loaded)
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let file = match &args.config {
-        Some(p) => load_file(p)?,
-        None => FileConfig::default(),
-    };
-    let mut config = ServerConfig::default();
-    config.listen = args.listen.or(file.listen).unwrap_or(config.listen);
-    config.admin_listen = args
-        .admin_listen
-        .or(file.admin_listen)
-        .unwrap_or(config.admin_listen);
-    macro_rules! overlay {
-        ($($field:ident),*) => {$(if let Some(v) = file.$field { config.$field = v; })*};
+    let loaded = load_config(&args)?;
+    if args.print_config {
+        print!("{}", loaded.render());
+        return Ok(ExitCode::SUCCESS);
     }
-    overlay!(
-        v2_timestamp_window_secs,
-        v3_timestamp_window_secs,
-        top_timestamp_window_secs,
-        max_body_bytes,
-        max_admin_body_bytes,
-        signature_cache_entries,
-        credential_cache_ttl_ms,
-        sandbox_refresh_ms,
-        fault_max_timeout_ms,
-        request_timestamps_follow_clock,
-        database_timeout_ms,
-        read_busy_timeout_ms,
-        header_read_timeout_secs,
-        body_read_timeout_secs,
-        idle_timeout_secs,
-        max_connections,
-        admin_max_connections,
-        drain_timeout_secs
-    );
-    overlay!(
-        journal_max_entries,
-        journal_max_bytes,
-        journal_body_bytes,
-        explain_in_errors
-    );
-    // The demo is for integrating: hints in the answers unless the file turns them off.
-    config.explain_in_errors = args
-        .explain_in_errors
-        .or(file.explain_in_errors)
-        .unwrap_or(args.demo);
-    config.validate()?;
+    let mut config = loaded.config;
+    // The state has no use for the token itself, only for its digest.
+    let given_token = config.admin_token.take();
     let store_args = StoreArgs {
-        data_dir: args.store.data_dir.clone().or(file.data_dir.clone()),
-        database_url: args
-            .store
-            .database_url
-            .clone()
-            .or(file.database_url.clone()),
+        data_dir: Some(config.data_dir.clone()),
+        database_url: config.database_url.clone(),
     };
     // Ports first: a start that cannot listen must leave no store, token or file behind.
     let shutdown = shutdown_signal();
     let listeners = Listeners::bind(config.listen, config.admin_listen).await?;
     let data_dir = store_args.data_dir();
-    let mut store_options = tradeq_store::StoreOptions::default();
-    if let Some(entries) = file.record_cache_entries {
-        store_options.record_cache_entries = entries;
-    }
-    store_options.database_timeout = Some(Duration::from_millis(config.database_timeout_ms));
-    store_options.read_busy_timeout = Some(Duration::from_millis(config.read_busy_timeout_ms));
-    let store = store_args.open_with(&store_options).await?;
+    let store = store_args.open_with(&config.store_options()).await?;
     // Used nonces live in the database on every backend: a request captured before a restart
     // is still refused after it, and nodes sharing PostgreSQL agree on them.
     let nonces: Arc<dyn NonceStore> = store.clone().nonce_store();
 
     // The token itself is known only when given or just generated; otherwise only its digest.
-    let (admin_token, plain_token) = match args.admin_token.or(file.admin_token) {
-        Some(t) => (AdminToken::from_plain(&t), Some(t)),
+    let (admin_token, plain_token) = match given_token {
+        Some(t) => (
+            AdminToken::from_plain(t.expose()),
+            Some(t.expose().to_string()),
+        ),
         None => stored_admin_token(store.as_ref(), &data_dir).await?,
     };
     let demo_creds_path = data_dir.join("demo-credentials.json");
@@ -202,7 +139,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("{}", demo_banner(&creds, &path));
     }
 
-    if let Some(path) = &file.faults_file {
+    if let Some(path) = &config.faults_file {
         let added = tradeq_server::sandbox::faults::install_rules_file(
             store.as_ref(),
             path,

@@ -261,6 +261,17 @@ pub struct AlipayTrade {
 }
 
 impl AlipayTrade {
+    /// The fields a document must carry, in declaration order (the others may be left out).
+    /// A test checks this against what deserializing actually requires.
+    pub const REQUIRED_FIELDS: &'static [&'static str] = &[
+        "trade_no",
+        "out_trade_no",
+        "seller_id",
+        "buyer_logon_id",
+        "trade_status",
+        "total_amount",
+    ];
+
     /// The pricing currency.
     pub fn currency(&self) -> Currency {
         self.trans_currency.unwrap_or_default()

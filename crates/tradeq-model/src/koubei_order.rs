@@ -104,6 +104,23 @@ pub struct KoubeiOrder {
 }
 
 impl KoubeiOrder {
+    /// The fields a document must carry, in declaration order (the others may be left out).
+    /// A test checks this against what deserializing actually requires.
+    pub const REQUIRED_FIELDS: &'static [&'static str] = &[
+        "order_no",
+        "out_order_no",
+        "partner_id",
+        "status",
+        "buyer_id",
+        "biz_product",
+        "gmt_create",
+        "gmt_modified",
+        "total_amount",
+        "real_pay_amount",
+        "deliver_seller_real_amount",
+        "item_order_vo",
+    ];
+
     /// Checks the documented lengths and amounts.
     pub fn validate(&self) -> Result<(), ValidationError> {
         require_id("order_no", &self.order_no, 64)?;

@@ -13,6 +13,7 @@
 
 pub mod alipay_trade;
 pub mod credentials;
+pub mod jsonl;
 pub mod koubei_order;
 pub mod lifecycle;
 pub mod mask;

@@ -134,6 +134,11 @@ pub struct OmniOrder {
 }
 
 impl OmniOrder {
+    /// The fields a document must carry, in declaration order (the others may be left out).
+    /// A test checks this against what deserializing actually requires.
+    pub const REQUIRED_FIELDS: &'static [&'static str] =
+        &["order_id", "merchant_id", "out_order_id", "o2o_guide_id"];
+
     /// Checks identifiers and lengths.
     pub fn validate(&self) -> Result<(), ValidationError> {
         require_id("order_id", &self.order_id, 64)?;

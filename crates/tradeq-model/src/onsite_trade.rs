@@ -196,6 +196,20 @@ pub struct FundBillSplit<'a> {
 }
 
 impl OnsiteTrade {
+    /// The fields a document must carry, in declaration order (the others may be left out).
+    /// A test checks this against what deserializing actually requires.
+    pub const REQUIRED_FIELDS: &'static [&'static str] = &[
+        "trade_no",
+        "out_trade_no",
+        "merchant_id",
+        "gmt_create",
+        "buyer_id",
+        "buyer_nick",
+        "trade_status",
+        "total_amount",
+        "store_name",
+    ];
+
     /// True once the buyer has paid.
     pub fn is_paid(&self) -> bool {
         self.gmt_payment.is_some()

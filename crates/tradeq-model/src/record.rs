@@ -43,6 +43,16 @@ impl RecordKind {
         }
     }
 
+    /// The top-level fields a record document of this kind must carry.
+    pub fn required_fields(&self) -> &'static [&'static str] {
+        match self {
+            RecordKind::AlipayTrade => AlipayTrade::REQUIRED_FIELDS,
+            RecordKind::KoubeiOrder => KoubeiOrder::REQUIRED_FIELDS,
+            RecordKind::OnsiteTrade => OnsiteTrade::REQUIRED_FIELDS,
+            RecordKind::OmniOrder => OmniOrder::REQUIRED_FIELDS,
+        }
+    }
+
     /// The name of the primary key field.
     pub fn primary_key_name(&self) -> &'static str {
         match self {
@@ -180,12 +190,20 @@ impl Record {
         .map_err(|e| {
             let path = e.path().to_string();
             // An empty key (`{"": 1}`) prints as an empty path, which would name no field.
-            let field = if path == "." || path == "?" || path.is_empty() {
+            let top_level = path == "." || path == "?" || path.is_empty();
+            let field = if top_level {
                 "(record)".to_string()
             } else {
                 path
             };
-            ValidationError::new(field, explain(&strip_position(&e.into_inner().to_string())))
+            let msg = strip_position(&e.into_inner().to_string());
+            // serde names the first missing field only; a person fixing a file wants them all.
+            if top_level && msg.starts_with("missing field `") {
+                if let Some(reason) = missing_fields(kind, json) {
+                    return ValidationError::new(field, reason);
+                }
+            }
+            ValidationError::new(field, explain(&msg))
         })?;
         // Two records on one line (`{…}{…}`, as `curl -d` makes of a file) would otherwise load
         // the first and drop the second without a word.
@@ -306,6 +324,23 @@ impl Record {
     }
 }
 
+/// "missing fields: a, b, c": every required field the document lacks, or `None` when it is not
+/// an object or lacks none.
+fn missing_fields(kind: RecordKind, json: &str) -> Option<String> {
+    let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).ok()?;
+    let missing: Vec<&str> = kind
+        .required_fields()
+        .iter()
+        .copied()
+        .filter(|name| !doc.contains_key(*name))
+        .collect();
+    match missing.len() {
+        0 => None,
+        1 => Some(format!("missing field: {}", missing[0])),
+        _ => Some(format!("missing fields: {}", missing.join(", "))),
+    }
+}
+
 /// serde_json appends " at line L column C", which means nothing to someone reading a field
 /// path; the line number of a JSONL file is reported separately by the importer.
 fn strip_position(msg: &str) -> String {
@@ -406,6 +441,82 @@ fn trailing_column(json: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The smallest document of each kind: exactly the fields it must carry.
+    fn minimal(kind: RecordKind) -> serde_json::Value {
+        match kind {
+            RecordKind::AlipayTrade => serde_json::json!({
+                "trade_no": "T1", "out_trade_no": "O1", "seller_id": "2088102146225135",
+                "buyer_logon_id": "b", "trade_status": "WAIT_BUYER_PAY", "total_amount": 100
+            }),
+            RecordKind::KoubeiOrder => serde_json::json!({
+                "order_no": "K1", "out_order_no": "O1", "partner_id": "2088102146225135",
+                "status": "WAIT_PAY", "buyer_id": "b", "biz_product": "ONLINE_TRADE_PAY",
+                "gmt_create": "2024-01-01 00:00:00", "gmt_modified": "2024-01-01 00:00:00",
+                "total_amount": 100, "real_pay_amount": 100, "deliver_seller_real_amount": 100,
+                "item_order_vo": []
+            }),
+            RecordKind::OnsiteTrade => serde_json::json!({
+                "trade_no": "T1", "out_trade_no": "O1", "merchant_id": "2088102146225135",
+                "gmt_create": "2024-01-01 00:00:00", "buyer_id": "b", "buyer_nick": "n",
+                "trade_status": "WAIT_BUYER_PAY", "total_amount": 100, "store_name": "s"
+            }),
+            RecordKind::OmniOrder => serde_json::json!({
+                "order_id": "1", "merchant_id": "2088102146225135", "out_order_id": "o",
+                "o2o_guide_id": 1
+            }),
+        }
+    }
+
+    /// `required_fields` is what deserializing requires, no more and no less: the minimal
+    /// document (exactly the listed fields) reads, and without any one of them it does not, for
+    /// that field's absence. A field made required without being listed breaks the first half,
+    /// one made optional while still listed breaks the second.
+    #[test]
+    fn the_required_fields_are_those_serde_requires() {
+        for kind in RecordKind::ALL {
+            let doc = minimal(kind);
+            let keys: Vec<&str> = doc
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let mut listed = kind.required_fields().to_vec();
+            listed.sort_unstable();
+            assert_eq!(keys, listed, "{kind}: the fixture holds the listed fields");
+            Record::parse_unchecked(kind, &doc.to_string())
+                .unwrap_or_else(|e| panic!("{kind}: the listed fields are not enough: {e}"));
+            for name in kind.required_fields() {
+                let mut without = doc.clone();
+                without.as_object_mut().unwrap().remove(*name);
+                let err = Record::parse_unchecked(kind, &without.to_string()).unwrap_err();
+                assert_eq!(
+                    (err.field.as_str(), err.reason.as_str()),
+                    ("(record)", format!("missing field: {name}").as_str()),
+                    "{kind}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_missing_field_is_named_at_once() {
+        let err = Record::from_json(
+            RecordKind::OnsiteTrade,
+            r#"{"trade_no":"T1","merchant_id":"2088102146225135","total_amount":1}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "(record)");
+        assert_eq!(
+            err.reason,
+            "missing fields: out_trade_no, gmt_create, buyer_id, buyer_nick, trade_status, \
+             store_name"
+        );
+        // An unknown field is reported before any missing one (serde stops at it).
+        let err = Record::from_json(RecordKind::OmniOrder, r#"{"order_idd":"1"}"#).unwrap_err();
+        assert!(err.reason.contains("did you mean `order_id`"), "{err}");
+    }
 
     /// Found by the `admin_record` fuzz target: an unknown empty key at the top level came back
     /// as an error with an empty field.

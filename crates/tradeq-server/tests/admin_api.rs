@@ -419,6 +419,95 @@ async fn batch_counts_and_names_broken_lines() {
 }
 
 #[tokio::test]
+async fn batch_uploads_that_are_wrong_as_a_whole_get_one_answer() {
+    let r = router().await;
+    let t1 = trade("T1", "O1", "2024-01-01 10:00:00", 100);
+    let t2 = trade("T2", "O2", "2024-01-01 10:00:00", 200);
+
+    // A byte order mark before the first record is skipped: the record loads.
+    let a = post_ndjson(
+        &r,
+        "/v1/records/alipay-trade/_batch",
+        format!("\u{feff}{t1}\n"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json()["inserted"], 1, "{}", a.text());
+
+    // A JSON array, on one line or pretty-printed: one error, nothing written.
+    for body in [format!("[{t1},{t2}]"), format!("\n[\n  {t1},\n  {t2}\n]\n")] {
+        let a = post_ndjson(&r, "/v1/records/alipay-trade/_batch", body).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+        assert_eq!(a.error_code(), "invalid_body");
+        let message = a.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(
+            message.contains("jq -c '.[]' file.json > file.jsonl"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        get(&r, "/v1/records/alipay-trade/T2").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Onsite trades sent as Alipay trades: after five lines, one question.
+    let onsite = |i: usize| {
+        json!({
+            "trade_no": format!("ON{i}"), "out_trade_no": format!("ONOUT{i}"),
+            "merchant_id": "2088101117952222", "gmt_create": "2024-01-01 10:00:00",
+            "buyer_id": "2088102122524333", "buyer_nick": "n", "trade_status": "WAIT_BUYER_PAY",
+            "total_amount": 100, "store_name": "s"
+        })
+        .to_string()
+    };
+    let body: Vec<String> = (1..=50).map(onsite).collect();
+    let a = post_ndjson(&r, "/v1/records/alipay-trade/_batch", body.join("\n")).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text());
+    assert_eq!(a.error_code(), "invalid_body");
+    let message = a.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(
+            "its first 5 lines are not alipay-trade records but each reads as an onsite-trade \
+             record: is this an `onsite-trade` upload? (POST it to \
+             /v1/records/onsite-trade/_batch)"
+        ),
+        "{message}"
+    );
+    // The same lines under their own kind load.
+    let a = post_ndjson(&r, "/v1/records/onsite-trade/_batch", body.join("\n")).await;
+    assert_eq!(a.json()["inserted"], 50, "{}", a.text());
+
+    // One stray line of another kind before good ones is only a bad line.
+    let a = post_ndjson(
+        &r,
+        "/v1/records/alipay-trade/_batch",
+        format!("{}\n{t2}\n", onsite(99)),
+    )
+    .await;
+    let v = a.json();
+    assert_eq!(
+        (v["inserted"].as_i64(), v["rejected_count"].as_i64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["rejected"][0]["line"], 1, "{v}");
+
+    // Every missing field at once.
+    let a = post_ndjson(
+        &r,
+        "/v1/records/alipay-trade/_batch",
+        r#"{"trade_no":"T7","total_amount":1}"#.to_string(),
+    )
+    .await;
+    let v = a.json();
+    assert_eq!(
+        v["rejected"][0]["reason"],
+        "missing fields: out_trade_no, seller_id, buyer_logon_id, trade_status",
+        "{v}"
+    );
+}
+
+#[tokio::test]
 async fn batch_streams_in_chunks_and_keeps_line_numbers() {
     let r = router().await;
     let mut body = String::new();

@@ -303,6 +303,9 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     open_with(url, &StoreOptions::default()).await
 }
 
+/// How many decoded records an SQLite file store keeps unless told otherwise.
+pub const DEFAULT_RECORD_CACHE_ENTRIES: usize = 16_384;
+
 /// Tuning of an opened store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -322,7 +325,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            record_cache_entries: 16_384,
+            record_cache_entries: DEFAULT_RECORD_CACHE_ENTRIES,
             database_timeout: None,
             read_busy_timeout: None,
         }

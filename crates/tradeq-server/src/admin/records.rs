@@ -9,6 +9,7 @@ use axum::Json;
 use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 
+use tradeq_model::jsonl::{self, KindProbe, KindVerdict};
 use tradeq_model::record::UnknownKind;
 use tradeq_model::{Record, RecordKind};
 use tradeq_store::{AuditEntry, StoreError, WriteOutcome};
@@ -236,6 +237,11 @@ struct Batcher<'a> {
     records: Vec<Record>,
     lines: Vec<usize>,
     summary: BatchSummary,
+    /// Whether a non-blank line has been seen (the first one may open a JSON array).
+    seen_content: bool,
+    probe: KindProbe,
+    /// The first lines' rejections, held while they may all be one upload of another kind.
+    held: Vec<Rejection>,
 }
 
 impl Batcher<'_> {
@@ -251,11 +257,40 @@ impl Batcher<'_> {
         }
     }
 
+    /// Reports the held rejections: the upload is of its kind after all.
+    fn release_held(&mut self) {
+        for r in std::mem::take(&mut self.held) {
+            self.reject(r.line, r.code, r.field, r.reason);
+        }
+    }
+
+    /// Acts on what the kind probe concluded after a line (`rejection` is that line's, if bad).
+    fn judge(
+        &mut self,
+        verdict: KindVerdict,
+        rejection: Option<Rejection>,
+    ) -> Result<(), AdminError> {
+        match verdict {
+            KindVerdict::Undecided => self.held.extend(rejection),
+            KindVerdict::Settled => {
+                self.release_held();
+                if let Some(r) = rejection {
+                    self.reject(r.line, r.code, r.field, r.reason);
+                }
+            }
+            KindVerdict::OtherKind(other) => {
+                let lines = self.held.len() + usize::from(rejection.is_some());
+                return Err(other_kind_error(self.kind, lines, other));
+            }
+        }
+        Ok(())
+    }
+
     /// Takes one line (without its `\n`).
     async fn line(&mut self, line_no: usize, raw: &[u8]) -> Result<(), AdminError> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let raw = if line_no == 1 {
-            raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw)
+            jsonl::strip_bom(raw)
         } else {
             raw
         };
@@ -263,25 +298,55 @@ impl Batcher<'_> {
             return Ok(());
         }
         let Ok(text) = std::str::from_utf8(raw) else {
-            self.reject(
-                line_no,
-                "invalid_record",
-                "(line)".to_string(),
-                "is not valid UTF-8".to_string(),
-            );
-            return Ok(());
+            let verdict = self.probe.settle();
+            let rejection = Rejection {
+                line: line_no,
+                code: "invalid_record",
+                field: "(line)".to_string(),
+                reason: "is not valid UTF-8".to_string(),
+            };
+            return self.judge(verdict, Some(rejection));
         };
+        if !std::mem::replace(&mut self.seen_content, true) && jsonl::opens_json_array(text) {
+            return Err(AdminError::bad_request(
+                "invalid_body",
+                jsonl::JSON_ARRAY_MESSAGE,
+            ));
+        }
         match parse_record_text(self.kind, text) {
             Ok(record) => {
+                let verdict = self.probe.line(text, true);
+                self.judge(verdict, None)?;
                 self.records.push(record);
                 self.lines.push(line_no);
                 if self.records.len() >= BATCH_CHUNK {
                     self.flush().await?;
                 }
             }
-            Err(e) => self.reject(line_no, "invalid_record", e.field, e.reason),
+            Err(e) => {
+                let verdict = self.probe.line(text, false);
+                let rejection = Rejection {
+                    line: line_no,
+                    code: "invalid_record",
+                    field: e.field,
+                    reason: e.reason,
+                };
+                self.judge(verdict, Some(rejection))?;
+            }
         }
         Ok(())
+    }
+
+    /// The end of the upload: a short upload whose every line reads as another kind is refused.
+    fn finish_probe(&mut self) -> Result<(), AdminError> {
+        let lines = self.held.len();
+        match self.probe.finish() {
+            KindVerdict::OtherKind(other) => Err(other_kind_error(self.kind, lines, other)),
+            _ => {
+                self.release_held();
+                Ok(())
+            }
+        }
     }
 
     /// Writes the pending records in one transaction.
@@ -372,6 +437,17 @@ impl Batcher<'_> {
     }
 }
 
+/// The answer to an upload whose first `lines` lines all read as records of `other`.
+fn other_kind_error(kind: RecordKind, lines: usize, other: RecordKind) -> AdminError {
+    AdminError::bad_request(
+        "invalid_body",
+        format!(
+            "nothing was written: {} upload? (POST it to /v1/records/{other}/_batch)",
+            jsonl::other_kind_question(kind, lines, other)
+        ),
+    )
+}
+
 /// `POST /v1/records/{kind}/_batch`: upserts every line of an NDJSON body, streaming it in
 /// chunks of [`BATCH_CHUNK`] records. Bad lines are reported, never fatal: the answer is 200
 /// with the counts and the rejected lines.
@@ -402,6 +478,9 @@ pub async fn batch(
         records: Vec::with_capacity(BATCH_CHUNK),
         lines: Vec::with_capacity(BATCH_CHUNK),
         summary: BatchSummary::default(),
+        seen_content: false,
+        probe: KindProbe::new(kind),
+        held: Vec::new(),
     };
     let mut received = 0usize;
     let mut buf: Vec<u8> = Vec::new();
@@ -419,6 +498,7 @@ pub async fn batch(
         received = received.saturating_add(data.len());
         if received > limit {
             // Everything up to the last complete line is written, so the client can resume.
+            batcher.release_held();
             batcher.flush().await?;
             let mut err = AdminError::body_too_large(limit);
             err.message = format!(
@@ -443,6 +523,7 @@ pub async fn batch(
         line_no += 1;
         batcher.line(line_no, &buf).await?;
     }
+    batcher.finish_probe()?;
     batcher.flush().await?;
     tracing::info!(
         kind = kind.as_str(),

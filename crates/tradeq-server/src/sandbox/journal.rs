@@ -764,8 +764,9 @@ mod tests {
                 ..ServerConfig::default()
             },
         ] {
-            let e = bad.validate().err().map(|e| e.name);
-            assert!(e.is_some_and(|n| n.starts_with("journal_")), "{e:?}");
+            let e = bad.validate().err();
+            let name = e.as_ref().and_then(|e| e.setting());
+            assert!(name.is_some_and(|n| n.starts_with("journal_")), "{e:?}");
         }
         let off = ServerConfig {
             journal_max_bytes: 0,
