@@ -39,7 +39,10 @@ export async function render(main) {
   function fillApps() {
     const m = method();
     const top = m.door === 'top';
-    const list = top ? topApps.items.map(a => a.app_key) : apps.items.map(a => a.app_id);
+    // Certificate-mode apps sign with SNs the explorer does not send yet: they are left out
+    // rather than offered and refused.
+    const list = top ? topApps.items.map(a => a.app_key)
+      : apps.items.filter(a => !a.cert_mode).map(a => a.app_id);
     const keep = appSelect.value;
     clear(appSelect).append(...list.map(v => h('option', { value: v, text: v })));
     if (list.includes(keep)) appSelect.value = keep;
