@@ -32,6 +32,7 @@ use crate::{
 };
 use tradeq_model::lifecycle::{Advance, LifecycleState};
 
+mod copy;
 pub mod epoch;
 mod records;
 
@@ -67,6 +68,9 @@ pub struct PgOptions {
     /// Decoded records kept for lookups while no node writes a record (default 16,384; 0 turns
     /// the cache off). A write through any node is seen within [`epoch::MAX_AGE`].
     pub record_cache_entries: usize,
+    /// Batches writing at least this many records of a kind stream them with `COPY` (default
+    /// 64); smaller ones bind arrays. `usize::MAX` never streams.
+    pub copy_min_rows: usize,
 }
 
 impl Default for PgOptions {
@@ -75,6 +79,7 @@ impl Default for PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
             record_cache_entries: 16_384,
+            copy_min_rows: copy::COPY_MIN,
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct PgStore {
     epoch: Arc<Epoch>,
     /// The epoch poller, stopped with the store.
     poller: Option<tokio::task::JoinHandle<()>>,
+    /// [`PgOptions::copy_min_rows`].
+    copy_min_rows: usize,
 }
 
 impl Drop for PgStore {
@@ -116,6 +123,8 @@ struct KindSql {
     lookup: String,
     delete_many: String,
     upsert: String,
+    /// The same write for big batches.
+    copy: copy::CopySql,
 }
 
 impl KindSql {
@@ -185,6 +194,7 @@ impl KindSql {
             select.join(", "),
             aliases.join(", "),
         );
+        let copy = copy::CopySql::new(table, pk, &cols, &updates);
         KindSql {
             spec,
             find,
@@ -196,6 +206,7 @@ impl KindSql {
             lookup,
             delete_many: format!("DELETE FROM {table} WHERE {pk} = ANY($1::text[])"),
             upsert,
+            copy,
         }
     }
 }
@@ -246,6 +257,7 @@ impl PgStore {
             cache,
             epoch,
             poller,
+            copy_min_rows: options.copy_min_rows.max(1),
         })
     }
 
@@ -407,6 +419,10 @@ impl PgStore {
                 )))
             })?;
             let rs: Vec<&Record> = plan.writes.iter().map(|&i| &records[i]).collect();
+            if rs.len() >= self.copy_min_rows {
+                copy::write_records(&mut tx, sql, &rs, &docs).await?;
+                continue;
+            }
             let mut q = sqlx::query(&sql.upsert)
                 .bind(rs.iter().map(|r| r.primary_key()).collect::<Vec<_>>())
                 .bind(rs.iter().map(|r| r.merchant()).collect::<Vec<_>>());
@@ -428,7 +444,11 @@ impl PgStore {
             .iter()
             .map(|&(i, action)| AuditRow::of(&records[i], action))
             .collect();
-        Self::insert_audit(&mut tx, &audit).await?;
+        if audit.len() >= self.copy_min_rows {
+            copy::write_audit(&mut tx, &audit).await?;
+        } else {
+            Self::insert_audit(&mut tx, &audit).await?;
+        }
         if let Some(cp) = checkpoint {
             put_checkpoint(&mut tx, cp).await?;
         }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use sqlx::Connection;
+use tradeq_store::postgres::{PgOptions, PgStore};
 use tradeq_store::Store;
 
 /// The database URL, or `None` (with the reason printed) when the tests should skip. With
@@ -63,12 +64,36 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    on_postgres_with(PgOptions::default(), case).await
+}
+
+/// [`on_postgres`] with every batch written through `COPY`, however small.
+async fn on_postgres_copying<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let options = PgOptions {
+        copy_min_rows: 1,
+        ..PgOptions::default()
+    };
+    on_postgres_with(options, case).await
+}
+
+async fn on_postgres_with<F, Fut>(options: PgOptions, case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let Some(base) = database_url() else {
         return;
     };
     let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
     let (schema, url) = fresh_schema(&base, &mut admin).await;
-    let outcome = match tradeq_store::open(&url).await {
+    let opened = PgStore::open_with(&url, options)
+        .await
+        .map(|s| Arc::new(s) as Arc<dyn Store>);
+    let outcome = match opened {
         Ok(store) => {
             assert_eq!(store.backend(), "postgres");
             let result = tokio::spawn(case(store.clone())).await;
@@ -96,12 +121,18 @@ where
 
 suite::store_suite!(on_postgres);
 
+/// The suite again, every write streamed with `COPY` (the path of big batches).
+mod copying {
+    use super::{on_postgres_copying, suite};
+    suite::store_suite!(on_postgres_copying);
+}
+
 // ----- two nodes on one database: the record cache stays coherent -----
 
 use std::time::{Duration, Instant};
 
 use tradeq_model::{KeyKind, Record, RecordKind};
-use tradeq_store::postgres::{epoch::MAX_AGE, PgStore};
+use tradeq_store::postgres::epoch::MAX_AGE;
 
 /// Runs `case` on two stores ("nodes") sharing a fresh schema, as two gateway nodes share a
 /// database; the third argument is a plain connection to the database.
