@@ -5,9 +5,9 @@
 //! set; then imports the same records again (every one unchanged) and a newer version of each
 //! (every one updated). Only the store calls are timed: the records are built beforehand.
 //! `BENCH_INSERT_ONLY=1` stops after the first import. On PostgreSQL the bench runs
-//! `BENCH_PG_ROUNDS` (default 1) rounds, each with `COPY` (the default) and then with bound
-//! arrays only (`copy_min_rows = usize::MAX`), each into a fresh schema, so both write paths are
-//! compared in one run.
+//! `BENCH_PG_ROUNDS` (default 1) rounds, each with `COPY` for every batch of 64 records or more
+//! (`copy_min_rows = 64`) and then with bound arrays only (the default), each into a fresh
+//! schema, so both write paths are compared in one run.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -68,8 +68,10 @@ pub struct PgOptions {
     /// Decoded records kept for lookups while no node writes a record (default 16,384; 0 turns
     /// the cache off). A write through any node is seen within [`epoch::MAX_AGE`].
     pub record_cache_entries: usize,
-    /// Batches writing at least this many records of a kind stream them with `COPY` (default
-    /// 64); smaller ones bind arrays. `usize::MAX` never streams.
+    /// Batches writing at least this many records of a kind stream them with `COPY`; smaller
+    /// ones bind arrays. Off by default (`usize::MAX`): measured against bound arrays it did
+    /// not import faster (BENCHMARKS.md, "Large stores and PostgreSQL"), the database's own
+    /// work on each row being the cost.
     pub copy_min_rows: usize,
 }
 
@@ -79,7 +81,7 @@ impl Default for PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
             record_cache_entries: 16_384,
-            copy_min_rows: copy::COPY_MIN,
+            copy_min_rows: usize::MAX,
         }
     }
 }
