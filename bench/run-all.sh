@@ -40,6 +40,10 @@ for script in rsa-ceiling alipay-v2 alipay-v3 top import store-size; do
     log "=== $script"
     bash "$BENCH_DIR/$script.sh"
 done
+if [ -n "${BENCH_PG-postgres://postgres@127.0.0.1:5432}" ]; then
+    log "=== pg-vs-sqlite"
+    bash "$BENCH_DIR/pg-vs-sqlite.sh"
+fi
 
 echo
 echo "Summary ($RESULTS_DIR/summary.jsonl):"

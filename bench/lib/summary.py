@@ -82,6 +82,11 @@ def main():
         if imp.get("pg_rps") not in (None, ""):
             add(f"| import into PostgreSQL | {n(imp['pg_rps'])} records/s ({float(imp['pg_s']):.2f} s) | | | |")
             add(f"| same file again into PostgreSQL (all unchanged) | {n(imp['pg_again_rps'])} records/s | | | |")
+    for case in ("top-warm", "top-cold", "v2"):
+        r = rows.get(("pg-vs-sqlite", case, None, None))
+        if r:
+            add(f"| PostgreSQL vs SQLite: {r['name']} | PostgreSQL {n(r['pg_rps'])}/s, SQLite {n(r['sqlite_rps'])}/s "
+                f"| median {r['median_pct']} % ({r['ratios_pct']}) | ≥ 60 % | {verdict(r['median_pct'], 60)} |")
     sizes = sorted((r for k, r in rows.items() if k[0] == "store-size"), key=lambda r: int(r["records"]))
     for r in sizes:
         add(f"| store of {n(r['records'])} records ({r['db_mb']} MB) | v2 p50 {ms(r['v2_p50_us'])} / p99 {ms(r['v2_p99_us'])} ms "

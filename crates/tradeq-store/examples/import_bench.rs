@@ -4,13 +4,17 @@
 //! a fresh SQLite file, and into a fresh PostgreSQL schema when `TRADEQ_TEST_DATABASE_URL` is
 //! set; then imports the same records again (every one unchanged) and a newer version of each
 //! (every one updated). Only the store calls are timed: the records are built beforehand.
-//! `BENCH_INSERT_ONLY=1` stops after the first import.
+//! `BENCH_INSERT_ONLY=1` stops after the first import. On PostgreSQL the bench runs
+//! `BENCH_PG_ROUNDS` (default 1) rounds, each with `COPY` for every batch of 64 records or more
+//! (`copy_min_rows = 64`) and then with bound arrays only (the default), each into a fresh
+//! schema, so both write paths are compared in one run.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use sqlx::Connection;
 use tradeq_model::{Record, RecordKind};
+use tradeq_store::postgres::{PgOptions, PgStore};
 use tradeq_store::{Store, WriteOutcome};
 
 fn trade(i: usize, version: i64) -> Result<Record, Box<dyn std::error::Error>> {
@@ -109,6 +113,31 @@ async fn bench(
     Ok(())
 }
 
+/// Runs the bench on a store in a fresh schema of `base`, dropped afterwards.
+async fn on_pg_schema(
+    base: &str,
+    options: PgOptions,
+    fresh: &[Record],
+    newer: &[Record],
+    batch: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let schema = format!("tq_bench_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(base).await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await?;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options[search_path]={schema}");
+    let result = match PgStore::open_with(&url, options).await {
+        Ok(store) => bench(Arc::new(store), fresh, newer, batch).await,
+        Err(e) => Err(e.into()),
+    };
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut admin)
+        .await?;
+    result
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -131,21 +160,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     match std::env::var("TRADEQ_TEST_DATABASE_URL") {
         Ok(base) if !base.is_empty() => {
-            let schema = format!("tq_bench_{}", std::process::id());
-            let mut admin = sqlx::PgConnection::connect(&base).await?;
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut admin)
-                .await?;
-            let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{sep}options[search_path]={schema}");
-            let result = match tradeq_store::open(&url).await {
-                Ok(store) => bench(store, &fresh, &newer, batch).await,
-                Err(e) => Err(e.into()),
+            let rounds: usize = match std::env::var("BENCH_PG_ROUNDS") {
+                Ok(r) => r.parse()?,
+                Err(_) => 1,
             };
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&mut admin)
-                .await?;
-            result?;
+            for round in 1..=rounds {
+                for (path, copy_min_rows) in [("copy", 64), ("arrays", usize::MAX)] {
+                    println!("postgres round {round}, {path}:");
+                    let options = PgOptions {
+                        copy_min_rows,
+                        ..PgOptions::default()
+                    };
+                    on_pg_schema(&base, options, &fresh, &newer, batch).await?;
+                }
+            }
         }
         _ => println!("postgres: skipped, TRADEQ_TEST_DATABASE_URL is not set"),
     }

@@ -309,9 +309,9 @@ pub const DEFAULT_RECORD_CACHE_ENTRIES: usize = 16_384;
 /// Tuning of an opened store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// Decoded records an SQLite file store keeps for lookups while the file is unchanged (any
-    /// commit, by any process, empties it); 0 turns the cache off. PostgreSQL reads through:
-    /// other nodes write without telling this one.
+    /// Decoded records a store keeps for lookups while its records are unchanged; 0 turns the
+    /// cache off. SQLite: any commit to the file, by any process, empties it. PostgreSQL: any
+    /// record write, by any node, empties it within [`postgres::epoch::MAX_AGE`].
     pub record_cache_entries: usize,
     /// How long an operation waits for a PostgreSQL connection before it fails (`None`: the
     /// pool's default, 10 s). While the database is away every operation waits this long, so
@@ -346,6 +346,7 @@ pub async fn open_with(
         if let Some(timeout) = options.database_timeout {
             pg.acquire_timeout = timeout;
         }
+        pg.record_cache_entries = options.record_cache_entries;
         Ok(std::sync::Arc::new(
             postgres::PgStore::open_with(url, pg).await?,
         ))

@@ -25,13 +25,18 @@ use crate::codec::{
 };
 use crate::fault_rules::{self, times_column};
 use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow, DELETED};
+use crate::record_cache::RecordCache;
 use crate::{
     AuditEntry, FaultRuleRow, ImportCheckpoint, NewFaultRule, NonceStore, RecordQuery, Store,
     StoreError, WriteOutcome,
 };
 use tradeq_model::lifecycle::{Advance, LifecycleState};
 
+mod copy;
+pub mod epoch;
 mod records;
+
+use epoch::Epoch;
 
 /// Taken first by every transaction that writes records. The read-decide-write of a batch must
 /// not interleave with another node's (two nodes inserting one new key would both see it absent
@@ -60,6 +65,14 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// How long a caller waits for a free connection (default 10 s).
     pub acquire_timeout: Duration,
+    /// Decoded records kept for lookups while no node writes a record (default 16,384; 0 turns
+    /// the cache off). A write through any node is seen within [`epoch::MAX_AGE`].
+    pub record_cache_entries: usize,
+    /// Batches writing at least this many records of a kind stream them with `COPY`; smaller
+    /// ones bind arrays. Off by default (`usize::MAX`): measured against bound arrays it did
+    /// not import faster (BENCHMARKS.md, "Large stores and PostgreSQL"), the database's own
+    /// work on each row being the cost.
+    pub copy_min_rows: usize,
 }
 
 impl Default for PgOptions {
@@ -67,6 +80,8 @@ impl Default for PgOptions {
         PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
+            record_cache_entries: 16_384,
+            copy_min_rows: usize::MAX,
         }
     }
 }
@@ -78,6 +93,22 @@ pub struct PgStore {
     kinds: Vec<KindSql>,
     /// Claims since start, to purge expired nonces now and then.
     nonce_claims: AtomicU64,
+    /// Decoded records, valid while the record epoch is unchanged.
+    cache: Option<RecordCache<Arc<Epoch>>>,
+    /// What the epoch poller last saw.
+    epoch: Arc<Epoch>,
+    /// The epoch poller, stopped with the store.
+    poller: Option<tokio::task::JoinHandle<()>>,
+    /// [`PgOptions::copy_min_rows`].
+    copy_min_rows: usize,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(poller) = &self.poller {
+            poller.abort();
+        }
+    }
 }
 
 /// The statements of one record kind, built once.
@@ -94,6 +125,8 @@ struct KindSql {
     lookup: String,
     delete_many: String,
     upsert: String,
+    /// The same write for big batches.
+    copy: copy::CopySql,
 }
 
 impl KindSql {
@@ -163,6 +196,7 @@ impl KindSql {
             select.join(", "),
             aliases.join(", "),
         );
+        let copy = copy::CopySql::new(table, pk, &cols, &updates);
         KindSql {
             spec,
             find,
@@ -174,6 +208,7 @@ impl KindSql {
             lookup,
             delete_many: format!("DELETE FROM {table} WHERE {pk} = ANY($1::text[])"),
             upsert,
+            copy,
         }
     }
 }
@@ -206,17 +241,37 @@ impl PgStore {
             .max_connections(options.max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let epoch = Arc::new(Epoch::default());
+        let cache = RecordCache::new(epoch.clone(), options.record_cache_entries);
+        let poller = cache
+            .is_some()
+            .then(|| epoch::spawn_poller(&epoch, &connect));
         Ok(PgStore {
             pool,
             kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
             nonce_claims: AtomicU64::new(0),
+            cache,
+            epoch,
+            poller,
+            copy_min_rows: options.copy_min_rows.max(1),
         })
+    }
+
+    /// Lookups `find` answered from the record cache.
+    pub fn record_cache_hits(&self) -> u64 {
+        self.cache.as_ref().map_or(0, RecordCache::hits)
+    }
+
+    /// The PostgreSQL server process of the record-epoch poller while it is connected (to
+    /// watch it, or to cut it off in a test).
+    pub fn epoch_backend_pid(&self) -> Option<i32> {
+        self.epoch.backend_pid()
     }
 
     fn sql(&self, kind: RecordKind) -> &KindSql {
@@ -366,6 +421,10 @@ impl PgStore {
                 )))
             })?;
             let rs: Vec<&Record> = plan.writes.iter().map(|&i| &records[i]).collect();
+            if rs.len() >= self.copy_min_rows {
+                copy::write_records(&mut tx, sql, &rs, &docs).await?;
+                continue;
+            }
             let mut q = sqlx::query(&sql.upsert)
                 .bind(rs.iter().map(|r| r.primary_key()).collect::<Vec<_>>())
                 .bind(rs.iter().map(|r| r.merchant()).collect::<Vec<_>>());
@@ -387,11 +446,16 @@ impl PgStore {
             .iter()
             .map(|&(i, action)| AuditRow::of(&records[i], action))
             .collect();
-        Self::insert_audit(&mut tx, &audit).await?;
+        if audit.len() >= self.copy_min_rows {
+            copy::write_audit(&mut tx, &audit).await?;
+        } else {
+            Self::insert_audit(&mut tx, &audit).await?;
+        }
         if let Some(cp) = checkpoint {
             put_checkpoint(&mut tx, cp).await?;
         }
         tx.commit().await?;
+        self.epoch.wrote();
         Ok(batch.finish())
     }
 }
@@ -488,21 +552,40 @@ impl Store for PgStore {
         key: KeyKind,
         value: &str,
     ) -> Result<Option<Record>, StoreError> {
+        Ok(self
+            .find_shared(kind, merchant, key, value)
+            .await?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    async fn find_shared(
+        &self,
+        kind: RecordKind,
+        merchant: &str,
+        key: KeyKind,
+        value: &str,
+    ) -> Result<Option<Arc<Record>>, StoreError> {
         let Some(sql) = &self.sql(kind).find[key_slot(key)] else {
             return Ok(None);
         };
-        let row = sqlx::query(sql)
-            .bind(merchant)
-            .bind(value)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(row) => {
-                let pk: &str = row.try_get(0)?;
-                let doc: &str = row.try_get(1)?;
-                decode_record(kind, pk, doc).map(Some)
+        let read = || async {
+            let row = sqlx::query(sql)
+                .bind(merchant)
+                .bind(value)
+                .fetch_optional(&self.pool)
+                .await?;
+            match row {
+                Some(row) => {
+                    let pk: &str = row.try_get(0)?;
+                    let doc: &str = row.try_get(1)?;
+                    decode_record(kind, pk, doc).map(|r| Some(Arc::new(r)))
+                }
+                None => Ok(None),
             }
-            None => Ok(None),
+        };
+        match &self.cache {
+            Some(cache) => cache.find((kind, key, merchant, value), read).await,
+            None => read().await,
         }
     }
 
@@ -546,6 +629,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.epoch.wrote();
         Ok(true)
     }
 
@@ -874,6 +958,9 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        if let Some(poller) = &self.poller {
+            poller.abort();
+        }
         self.pool.close().await;
     }
 

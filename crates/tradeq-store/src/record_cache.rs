@@ -1,17 +1,21 @@
-//! Decoded records of the embedded store, reused between lookups while the database is unchanged.
+//! Decoded records reused between lookups while the database is unchanged, on both backends.
 //!
-//! A point lookup through SQLite costs a read transaction (four `fcntl` lock calls), a B-tree
-//! search and a JSON decode: most of what a TOP answer costs. Between two commits the answer to
-//! a lookup cannot change, and SQLite tells when a commit happened: in WAL mode every commit, by
-//! any connection of any process (a `tradeq import` next to the server included), rewrites the
-//! wal-index header at the start of the `-shm` file (<https://www.sqlite.org/walformat.html>,
-//! §2.2: two copies of a 48-byte header holding a commit counter, the last frame, salts and
-//! checksums). A lookup reads that header with one `pread` and uses a cached record only if the
-//! header is byte-for-byte the one seen when the record was cached; any change empties the cache.
+//! A point lookup costs a database read and a JSON decode: most of what a TOP answer costs.
+//! Between two commits the answer to a lookup cannot change, so each backend names the state of
+//! its database with a [`ChangeSource`] stamp, read *before* the lookup whose result is cached;
+//! a cached record is used only while the stamp is the one it was cached under, and any new
+//! stamp empties the cache. A record cached under a stamp is never older than that stamp's
+//! state: a commit landing between the two reads changes the stamp and retires the entry at
+//! the next lookup. A source that cannot vouch for the state right now answers `None`, and the
+//! lookup reads the database.
 //!
-//! The header is read before the database, so a record cached under a header is never older
-//! than that header's commit: a commit landing between the two reads changes the header and
-//! retires the entry at the next lookup.
+//! - SQLite ([`ChangeProbe`]): in WAL mode every commit, by any connection of any process (a
+//!   `tradeq import` next to the server included), rewrites the wal-index header at the start of
+//!   the `-shm` file (<https://www.sqlite.org/walformat.html>, §2.2: two copies of a 48-byte
+//!   header holding a commit counter, the last frame, salts and checksums). The stamp is that
+//!   header, read with one `pread`.
+//! - PostgreSQL (`postgres::epoch`): a counter row every record write bumps in its own
+//!   transaction, polled by each node.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -21,12 +25,23 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tradeq_model::{KeyKind, Record, RecordKind};
 
+use crate::StoreError;
+
+/// Names the state of a database, as of now.
+pub(crate) trait ChangeSource {
+    /// Equal stamps: no record was written in between.
+    type Stamp: Copy + Eq;
+
+    /// The state now, or `None` when it cannot be told (the lookup then reads the database).
+    fn stamp(&self) -> Option<Self::Stamp>;
+}
+
 /// Bytes of one copy of the wal-index header.
 const HEADER_BYTES: usize = 48;
 /// `iVersion` of the wal-index format every SQLite since 3.7.0 writes.
 const WAL_INDEX_VERSION: u32 = 3_007_000;
 
-/// One state of the database, as the wal-index header names it.
+/// One state of an SQLite database, as the wal-index header names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp([u8; HEADER_BYTES]);
 
@@ -46,8 +61,8 @@ fn held_descriptors() -> &'static Mutex<Held> {
 /// Open `-shm` descriptors by (device, inode).
 type Held = HashMap<(u64, u64), Arc<File>>;
 
-/// Reads the wal-index header of one database.
-struct ChangeProbe {
+/// Reads the wal-index header of one SQLite database.
+pub(crate) struct ChangeProbe {
     shm: Arc<File>,
 }
 
@@ -90,6 +105,10 @@ impl ChangeProbe {
     fn open(_db: &Path) -> Option<ChangeProbe> {
         None
     }
+}
+
+impl ChangeSource for ChangeProbe {
+    type Stamp = Stamp;
 
     /// The current header, or `None` while a commit is rewriting it (the two copies differ) or
     /// when it cannot be read: the caller then reads the database itself.
@@ -123,24 +142,34 @@ impl ChangeProbe {
 /// Bounded with quick_cache's eviction (a new entry starts on probation; entries looked up
 /// again are kept), so a scan of one-off keys, a flood of lookups of missing records included,
 /// does not push out the records that are asked for all the time.
-pub(crate) struct RecordCache {
-    probe: ChangeProbe,
+pub(crate) struct RecordCache<P: ChangeSource> {
+    probe: P,
     /// The state the entries belong to. Readers hold it shared while they look up or insert,
     /// so emptying the cache for a new state (exclusive) never interleaves with an insert made
     /// under the old one.
-    state: RwLock<Option<Stamp>>,
+    state: RwLock<Option<P::Stamp>>,
     entries: quick_cache::sync::Cache<String, Arc<Record>>,
     hits: AtomicU64,
 }
 
-impl RecordCache {
-    /// A cache of about `entries` records for the database file `db` (in WAL mode, with a
+impl RecordCache<ChangeProbe> {
+    /// A cache of about `entries` records for the SQLite file `db` (in WAL mode, with a
     /// connection open); `None` when `entries` is 0 or the file has no readable wal-index.
-    pub(crate) fn open(db: &Path, entries: usize) -> Option<RecordCache> {
+    pub(crate) fn open(db: &Path, entries: usize) -> Option<RecordCache<ChangeProbe>> {
         if entries == 0 {
             return None;
         }
-        let probe = ChangeProbe::open(db)?;
+        RecordCache::new(ChangeProbe::open(db)?, entries)
+    }
+}
+
+impl<P: ChangeSource> RecordCache<P> {
+    /// A cache of about `entries` records of the database `probe` watches; `None` when
+    /// `entries` is 0.
+    pub(crate) fn new(probe: P, entries: usize) -> Option<RecordCache<P>> {
+        if entries == 0 {
+            return None;
+        }
         Some(RecordCache {
             probe,
             state: RwLock::new(None),
@@ -150,8 +179,34 @@ impl RecordCache {
     }
 
     /// The database's state now; read it before the lookup whose result is to be cached.
-    pub(crate) fn stamp(&self) -> Option<Stamp> {
+    pub(crate) fn stamp(&self) -> Option<P::Stamp> {
         self.probe.stamp()
+    }
+
+    /// The record a lookup finds: the cached one while the database is unchanged, else what
+    /// `read` finds (kept for the next lookup when the state was known before it ran).
+    pub(crate) async fn find<F, Fut>(
+        &self,
+        lookup: (RecordKind, KeyKind, &str, &str),
+        read: F,
+    ) -> Result<Option<Arc<Record>>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Arc<Record>>, StoreError>>,
+    {
+        let Some(stamp) = self.stamp() else {
+            return read().await;
+        };
+        let (kind, key_kind, merchant, value) = lookup;
+        let cache_key = key(kind, key_kind, merchant, value);
+        if let Some(record) = self.get(stamp, &cache_key) {
+            return Ok(Some(record));
+        }
+        let found = read().await?;
+        if let Some(record) = &found {
+            self.put(stamp, cache_key, record.clone());
+        }
+        Ok(found)
     }
 
     /// Lookups answered from the cache since it was opened.
@@ -160,7 +215,7 @@ impl RecordCache {
     }
 
     /// The record cached for `key` if the database is still in state `stamp`.
-    pub(crate) fn get(&self, stamp: Stamp, key: &str) -> Option<Arc<Record>> {
+    pub(crate) fn get(&self, stamp: P::Stamp, key: &str) -> Option<Arc<Record>> {
         {
             let state = self.state.read().ok()?;
             if *state == Some(stamp) {
@@ -181,7 +236,7 @@ impl RecordCache {
 
     /// Keeps `record`, read after `stamp` was taken, unless the cache has since seen another
     /// state (the record may already be outdated then).
-    pub(crate) fn put(&self, stamp: Stamp, key: String, record: Arc<Record>) {
+    pub(crate) fn put(&self, stamp: P::Stamp, key: String, record: Arc<Record>) {
         let Ok(state) = self.state.read() else {
             return;
         };

@@ -28,7 +28,7 @@ use crate::codec::{
 };
 use crate::fault_rules::{self, times_column};
 use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup, DELETED};
-use crate::record_cache::{self, RecordCache};
+use crate::record_cache::{ChangeProbe, RecordCache};
 use crate::sqlite_reader::FastReader;
 use crate::{
     AuditEntry, FaultRuleRow, ImportCheckpoint, NewFaultRule, NonceStore, RecordQuery, Store,
@@ -78,7 +78,7 @@ pub struct SqliteStore {
     /// Direct point reads (files only; an in-memory database is private to its sqlx connection).
     fast: Option<FastReader>,
     /// Records found by `find`, while the file is unchanged (files only).
-    cache: Option<RecordCache>,
+    cache: Option<RecordCache<ChangeProbe>>,
 }
 
 impl Drop for SqliteStore {
@@ -676,26 +676,16 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         if let Some(fast) = &self.fast {
-            let read = || match fast.first_row(sql, &[merchant, value])? {
-                Some((pk, doc)) => decode_record(kind, &pk, &doc).map(|r| Some(Arc::new(r))),
-                None => Ok(None),
+            let read = || async {
+                match fast.first_row(sql, &[merchant, value])? {
+                    Some((pk, doc)) => decode_record(kind, &pk, &doc).map(|r| Some(Arc::new(r))),
+                    None => Ok(None),
+                }
             };
-            let Some((cache, stamp)) = self
-                .cache
-                .as_ref()
-                .and_then(|c| c.stamp().map(|stamp| (c, stamp)))
-            else {
-                return read();
+            return match &self.cache {
+                Some(cache) => cache.find((kind, key, merchant, value), read).await,
+                None => read().await,
             };
-            let cache_key = record_cache::key(kind, key, merchant, value);
-            if let Some(record) = cache.get(stamp, &cache_key) {
-                return Ok(Some(record));
-            }
-            let found = read()?;
-            if let Some(record) = &found {
-                cache.put(stamp, cache_key, record.clone());
-            }
-            return Ok(found);
         }
         let row = sqlx::query(sql)
             .bind(merchant)

@@ -156,8 +156,8 @@ settings! {
     credential_cache_ttl_ms: u64 = 2_000, between(0, 3_600_000);
     /// How many answer signatures the v2 signature cache keeps (0 turns it off).
     signature_cache_entries: usize = 100_000, between(0, 10_000_000);
-    /// How many decoded records an SQLite file store reuses while the file is unchanged (0
-    /// turns the cache off; PostgreSQL always reads through).
+    /// How many decoded records a node reuses while the records are unchanged (0 turns the cache
+    /// off); any write, by any process or node, retires them (PostgreSQL: within 100 ms).
     record_cache_entries: usize = tradeq_store::DEFAULT_RECORD_CACHE_ENTRIES, between(0, 10_000_000);
     /// How often (ms) each node re-reads the sandbox's fault rules and clock from the store;
     /// changes made through this node's admin API apply at once, other nodes' within this time.

@@ -166,6 +166,9 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if advance.changed {
+            self.epoch.wrote();
+        }
         Ok(Some(advance))
     }
 
@@ -183,6 +186,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.epoch.wrote();
         Ok(n)
     }
 
