@@ -28,6 +28,9 @@ local function now_ms()
   return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
 end
 
+-- The request file reader, beside this script.
+local requests = dofile((string.match(debug.getinfo(1, "S").source, "^@(.*/)") or "./") .. "requests.lua")
+
 -- setup phase (main interpreter): remember the threads to collect their counters in done().
 local threads = {}
 local thread_count = 0
@@ -35,20 +38,6 @@ function setup(thread)
   thread:set("tid", thread_count)
   thread_count = thread_count + 1
   table.insert(threads, thread)
-end
-
-local function split_tabs(line)
-  local out = {}
-  local start = 1
-  while true do
-    local i = string.find(line, "\t", start, true)
-    if not i then
-      table.insert(out, string.sub(line, start))
-      return out
-    end
-    table.insert(out, string.sub(line, start, i - 1))
-    start = i + 1
-  end
 end
 
 -- running phase (one interpreter per thread)
@@ -70,25 +59,7 @@ function init(args)
   once = (mode == "once")
   if rate > 0 then interval = 1000 / rate end
   if check ~= "-" then needle = check end
-  local i = 0
-  for line in io.lines(file) do
-    if line ~= "" then
-      if i % nthreads == (tid or 0) then
-        local f = split_tabs(line)
-        local headers = {}
-        for h = 4, #f do
-          local name, value = string.match(f[h], "^([^:]+):%s*(.*)$")
-          if name then headers[name] = value end
-        end
-        local body = f[3]
-        if body == "" then body = nil end
-        n = n + 1
-        reqs[n] = wrk.format(f[1], f[2], headers, body)
-      end
-      i = i + 1
-    end
-  end
-  if n == 0 then error("no requests in " .. file) end
+  reqs, n = requests.load(file, nthreads, tid or 0)
   -- Threads start at different places so that they do not ask the same things in step.
   idx = 0
   if needle == nil then response = nil end

@@ -22,19 +22,8 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local function split_tabs(line)
-  local out = {}
-  local start = 1
-  while true do
-    local i = string.find(line, "\t", start, true)
-    if not i then
-      table.insert(out, string.sub(line, start))
-      return out
-    end
-    table.insert(out, string.sub(line, start, i - 1))
-    start = i + 1
-  end
-end
+-- The request file reader, beside this script.
+local requests = dofile((string.match(debug.getinfo(1, "S").source, "^@(.*/)") or "./") .. "requests.lua")
 
 local reqs = {}
 local n = 0
@@ -53,21 +42,7 @@ function init(args)
   if kind ~= "v2" and kind ~= "top" then
     error("KIND must be v2 or top, not " .. tostring(kind))
   end
-  for line in io.lines(file) do
-    if line ~= "" then
-      local f = split_tabs(line)
-      local headers = {}
-      for h = 4, #f do
-        local name, value = string.match(f[h], "^([^:]+):%s*(.*)$")
-        if name then headers[name] = value end
-      end
-      local body = f[3]
-      if body == "" then body = nil end
-      n = n + 1
-      reqs[n] = wrk.format(f[1], f[2], headers, body)
-    end
-  end
-  if n == 0 then error("no requests in " .. file) end
+  reqs, n = requests.load(file, 1, 0)
 end
 
 function request()
