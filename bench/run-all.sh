@@ -8,7 +8,11 @@
 #   BENCH_PEAK_SECS, BENCH_LAT_SECS, BENCH_WARM_SECS  run lengths (15, 15, 3)
 #   BENCH_CONNS, BENCH_LAT_CONNS                      connections (32 closed loop, 16 paced)
 #   BENCH_SIZES                                       store sizes ("10000 1000000")
+#   BENCH_SIZE_BACKENDS                               stores measured by size ("sqlite postgres";
+#                                                     "sqlite" when BENCH_PG is "")
 #   BENCH_MAX_LOAD, BENCH_MAX_WAIT_SECS               wait for 1-min load < 0.5, at most 900 s in all
+#   BENCH_NICE                                        priority of every benchmark process (e.g. -15,
+#                                                     root; run under `setsid`): for a shared host
 #   BENCH_SKIP_BUILD=1                                reuse the last snapshot of the binary
 #   BENCH_WORK                                        scratch dir (/tmp/tradeq-bench)
 #   BENCH_PG                                          PostgreSQL URL without db, "" to skip
@@ -36,6 +40,9 @@ fi
 } >"$RESULTS_DIR/machine.txt"
 cat "$RESULTS_DIR/machine.txt"
 
+if [ -n "${BENCH_PG-postgres://postgres@127.0.0.1:5432}" ]; then
+    export BENCH_SIZE_BACKENDS="${BENCH_SIZE_BACKENDS:-sqlite postgres}"
+fi
 for script in rsa-ceiling alipay-v2 alipay-v3 top import store-size; do
     log "=== $script"
     bash "$BENCH_DIR/$script.sh"

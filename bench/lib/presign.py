@@ -282,6 +282,62 @@ def cmd_probe(a):
                       "min_bytes": min(sizes), "max_bytes": max(sizes)}))
 
 
+# --- fill --------------------------------------------------------------------------------------
+
+FILL_CHECKS = {"v2": '"code":"10000"', "top-json": '"trade_no"'}
+
+
+def cmd_fill(a):
+    """Sends every request of the file once over CONNS keep-alive connections and checks each
+    answer: HTTP 200 and the kind's success marker (wrk cannot stop when a file runs out)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open(a.file, encoding="utf-8") as f:
+        lines = [line for line in f if line.strip()]
+    u = urllib.parse.urlsplit(a.url)
+    check = FILL_CHECKS[a.kind].encode()
+    lock = threading.Lock()
+    state = {"next": 0, "bad": 0, "errors": 0, "sample": ""}
+
+    def worker():
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=a.timeout)
+        while True:
+            with lock:
+                i = state["next"]
+                state["next"] += 1
+            if i >= len(lines):
+                break
+            f = lines[i].rstrip("\n").split("\t")
+            headers = dict(h.split(": ", 1) for h in f[3:])
+            try:
+                conn.request(f[0], f[1], body=f[2].encode() if f[2] else None, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                good = r.status == 200 and check in data
+                if not good:
+                    with lock:
+                        state["bad"] += 1
+                        state["sample"] = state["sample"] or f"{r.status} {data[:300]!r}"
+            except (OSError, http.client.HTTPException) as e:
+                with lock:
+                    state["errors"] += 1
+                    state["sample"] = state["sample"] or repr(e)
+                conn.close()
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=a.timeout)
+        conn.close()
+
+    start = time.time()
+    with ThreadPoolExecutor(max_workers=a.conns) as pool:
+        for _ in range(a.conns):
+            pool.submit(worker)
+    secs = time.time() - start
+    print(f"RESULT requests={len(lines)} duration_s={secs:.3f} rps={len(lines) / secs:.1f} "
+          f"bad={state['bad']} errors={state['errors']}")
+    if state["sample"]:
+        print("SAMPLE " + state["sample"].replace("\n", " "))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -310,9 +366,17 @@ def main():
     s.add_argument("--n", type=int, default=3)
     s.add_argument("--save", help="write the last answer body here")
     s.add_argument("--static", help="write a same-size static stand-in of the answers here")
+    s = sub.add_parser("fill")
+    s.add_argument("url")
+    s.add_argument("file")
+    s.add_argument("kind", choices=sorted(FILL_CHECKS))
+    s.add_argument("--conns", type=int, default=32)
+    s.add_argument("--timeout", type=float, default=10)
     a = p.parse_args()
     if a.cmd == "probe":
         return cmd_probe(a)
+    if a.cmd == "fill":
+        return cmd_fill(a)
     creds = json.load(open(a.creds))
     {"v2": cmd_v2, "v3": cmd_v3, "top": cmd_top}[a.cmd](a, creds)
 

@@ -16,6 +16,9 @@ def load(path):
             # Runs with a non-default record cache are kept apart from the target runs.
             if r.get("record_cache", "default") != "default":
                 bench = f"{bench}-record-cache-{r['record_cache']}"
+            # Store sizes on PostgreSQL are rows of their own beside SQLite's.
+            if r.get("backend", "sqlite") != "sqlite":
+                bench = f"{bench}-{r['backend']}"
             key = (bench, r.get("method"), r.get("format"), r.get("records"))
             latest[key] = r
     return latest
@@ -87,15 +90,16 @@ def main():
         if r:
             add(f"| PostgreSQL vs SQLite: {r['name']} | PostgreSQL {n(r['pg_rps'])}/s, SQLite {n(r['sqlite_rps'])}/s "
                 f"| median {r['median_pct']} % ({r['ratios_pct']}) | ≥ 60 % | {verdict(r['median_pct'], 60)} |")
-    sizes = sorted((r for k, r in rows.items() if k[0] == "store-size"), key=lambda r: int(r["records"]))
-    for r in sizes:
-        add(f"| store of {n(r['records'])} records ({r['db_mb']} MB) | v2 p50 {ms(r['v2_p50_us'])} / p99 {ms(r['v2_p99_us'])} ms "
-            f"at {n(r['v2_rate'])}/s; TOP EDI p50 {ms(r['top_p50_us'])} / p99 {ms(r['top_p99_us'])} ms at {n(r['top_rate'])}/s; "
-            f"TOP peak {n(r['top_peak_rps'])}/s | | flat | |")
-    if len(sizes) >= 2:
-        a, b = sizes[0], sizes[-1]
-        add(f"| p50 growth {n(a['records'])} → {n(b['records'])} | v2 × {float(b['v2_p50_us']) / float(a['v2_p50_us']):.2f}, "
-            f"TOP × {float(b['top_p50_us']) / float(a['top_p50_us']):.2f} | | flat | |")
+    for bench, backend in (("store-size", "SQLite"), ("store-size-postgres", "PostgreSQL")):
+        sizes = sorted((r for k, r in rows.items() if k[0] == bench), key=lambda r: int(r["records"]))
+        for r in sizes:
+            add(f"| {backend} store of {n(r['records'])} records ({r['db_mb']} MB) | v2 p50 {ms(r['v2_p50_us'])} / p99 {ms(r['v2_p99_us'])} ms "
+                f"at {n(r['v2_rate'])}/s; TOP EDI p50 {ms(r['top_p50_us'])} / p99 {ms(r['top_p99_us'])} ms at {n(r['top_rate'])}/s; "
+                f"TOP peak {n(r['top_peak_rps'])}/s | | flat | |")
+        if len(sizes) >= 2:
+            a, b = sizes[0], sizes[-1]
+            add(f"| {backend} p50 growth {n(a['records'])} → {n(b['records'])} | v2 × {float(b['v2_p50_us']) / float(a['v2_p50_us']):.2f}, "
+                f"TOP × {float(b['top_p50_us']) / float(a['top_p50_us']):.2f} | | flat | |")
     loads = sorted({f"{k[0]}: {r['load']}" for k, r in rows.items() if "load" in r})
     out.append("")
     out.append("Machine state before each benchmark: " + "; ".join(loads))

@@ -53,15 +53,9 @@ pub struct AlipayCredentials {
     /// `RSA2` (default) or `RSA`.
     #[serde(default)]
     pub sign_type: Option<String>,
-    /// The app private key in any encoding.
-    #[serde(default)]
-    pub app_private_key: Option<String>,
-    /// The app private key, PKCS#1 PEM (demo file).
-    #[serde(default)]
-    pub app_private_key_pkcs1_pem: Option<String>,
-    /// The app private key, PKCS#8 PEM (demo file).
-    #[serde(default)]
-    pub app_private_key_pkcs8_pem: Option<String>,
+    /// The app private key, under any of the names a file may give it.
+    #[serde(flatten)]
+    pub private_key: AppPrivateKey,
     /// The app's own public key (optional; checked against the private key).
     #[serde(default, alias = "app_public_key")]
     pub app_public_key_pem: Option<String>,
@@ -87,15 +81,9 @@ pub struct AlipayCertModeCredentials {
     /// The merchant that owns the app.
     #[serde(default)]
     pub merchant_pid: Option<String>,
-    /// The app private key in any encoding.
-    #[serde(default)]
-    pub app_private_key: Option<String>,
-    /// The app private key, PKCS#1 PEM (demo file).
-    #[serde(default)]
-    pub app_private_key_pkcs1_pem: Option<String>,
-    /// The app private key, PKCS#8 PEM (demo file).
-    #[serde(default)]
-    pub app_private_key_pkcs8_pem: Option<String>,
+    /// The app private key, under any of the names a file may give it.
+    #[serde(flatten)]
+    pub private_key: AppPrivateKey,
     /// The app public-key certificate (PEM).
     pub app_cert_pem: String,
     /// The Alipay public-key certificate (PEM).
@@ -114,6 +102,31 @@ pub struct AlipayCertModeCredentials {
     /// The AES content-encryption key (base64), if the app has one.
     #[serde(default)]
     pub aes_key: Option<String>,
+}
+
+/// An app private key as a credentials file gives it: `app_private_key` (any encoding) or the
+/// demo file's two PEM forms. The first present, in that order, is the key.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AppPrivateKey {
+    /// The app private key in any encoding.
+    #[serde(default)]
+    pub app_private_key: Option<String>,
+    /// The app private key, PKCS#1 PEM (demo file).
+    #[serde(default)]
+    pub app_private_key_pkcs1_pem: Option<String>,
+    /// The app private key, PKCS#8 PEM (demo file).
+    #[serde(default)]
+    pub app_private_key_pkcs8_pem: Option<String>,
+}
+
+impl AppPrivateKey {
+    /// The key to sign with, if the file gives one.
+    pub fn pem(&self) -> Option<String> {
+        self.app_private_key
+            .clone()
+            .or_else(|| self.app_private_key_pkcs8_pem.clone())
+            .or_else(|| self.app_private_key_pkcs1_pem.clone())
+    }
 }
 
 /// An app auth token and the merchant it acts for.
@@ -181,14 +194,9 @@ impl Credentials {
         let a = self.alipay.as_ref().ok_or_else(|| {
             ConfigError::Invalid("the credentials have no `alipay` section".into())
         })?;
-        let private = a
-            .app_private_key
-            .clone()
-            .or_else(|| a.app_private_key_pkcs8_pem.clone())
-            .or_else(|| a.app_private_key_pkcs1_pem.clone())
-            .ok_or_else(|| {
-                ConfigError::Invalid("the credentials have no Alipay app private key".into())
-            })?;
+        let private = a.private_key.pem().ok_or_else(|| {
+            ConfigError::Invalid("the credentials have no Alipay app private key".into())
+        })?;
         let mut config = AlipayConfig::new(
             self.gateway_url.clone(),
             a.app_id.clone(),
@@ -221,14 +229,9 @@ impl Credentials {
                         .into(),
                 )
             })?;
-        let private = a
-            .app_private_key
-            .clone()
-            .or_else(|| a.app_private_key_pkcs8_pem.clone())
-            .or_else(|| a.app_private_key_pkcs1_pem.clone())
-            .ok_or_else(|| {
-                ConfigError::Invalid("the `alipay.cert_mode` app has no private key".into())
-            })?;
+        let private = a.private_key.pem().ok_or_else(|| {
+            ConfigError::Invalid("the `alipay.cert_mode` app has no private key".into())
+        })?;
         let config = AlipayConfig::with_certificates(
             self.gateway_url.clone(),
             a.app_id.clone(),

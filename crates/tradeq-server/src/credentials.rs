@@ -263,6 +263,13 @@ pub async fn alipay_merchant(
 /// Unknown keys are cached too (a flood of bogus app ids must not reach the store each time), so
 /// the map is bounded; quick_cache's eviction keeps the keys that are asked for again over a
 /// flood of keys seen once, so real apps stay cached while bogus ones churn.
+///
+/// An expired entry is refreshed by one caller while the others keep its answer: the first
+/// caller to find it expired dates it anew and reads the store. If every request in flight read
+/// the store when a busy app's entry expired, a thousand connections would queue a thousand
+/// reads every TTL; once such a queue takes longer than the TTL to drain, the next expiry adds
+/// another before it has, and the server never catches up (seen in a soak: pool waits past 5 s,
+/// answers past 10 s, until the load stopped).
 struct TtlMap<V> {
     ttl: std::time::Duration,
     entries: quick_cache::sync::Cache<String, Entry<V>>,
@@ -272,6 +279,17 @@ struct TtlMap<V> {
 /// reference count rather than a copy of every string in `V`.
 type Entry<V> = (std::time::Instant, Option<Arc<V>>);
 
+/// What the map knows of a key.
+enum Lookup<V> {
+    /// A fresh answer (which may be "not found").
+    Fresh(Option<Arc<V>>),
+    /// The entry had expired and this caller is the one to read the store again; the others
+    /// are answered from the entry meanwhile.
+    Refresh,
+    /// Nothing cached.
+    Miss,
+}
+
 impl<V> TtlMap<V> {
     fn new(ttl: std::time::Duration, capacity: usize) -> TtlMap<V> {
         TtlMap {
@@ -280,13 +298,30 @@ impl<V> TtlMap<V> {
         }
     }
 
-    /// `Some(answer)` on a fresh hit (the answer may be "not found"), `None` on a miss.
-    fn get(&self, key: &str) -> Option<Option<Arc<V>>> {
+    fn lookup(&self, key: &str) -> Lookup<V> {
         if self.ttl.is_zero() {
-            return None;
+            return Lookup::Miss;
         }
-        let (at, value) = self.entries.get(key)?;
-        (at.elapsed() < self.ttl).then_some(value)
+        let Some((at, value)) = self.entries.get(key) else {
+            return Lookup::Miss;
+        };
+        if at.elapsed() < self.ttl {
+            return Lookup::Fresh(value);
+        }
+        // Two callers may both get here before either re-dates the entry; then both read, which
+        // is harmless. What matters is that the rest of the herd does not.
+        self.entries
+            .insert(key.to_string(), (std::time::Instant::now(), value));
+        Lookup::Refresh
+    }
+
+    /// `Some(answer)` on a fresh hit (the answer may be "not found"), `None` when the store must
+    /// be read.
+    fn get(&self, key: &str) -> Option<Option<Arc<V>>> {
+        match self.lookup(key) {
+            Lookup::Fresh(value) => Some(value),
+            Lookup::Refresh | Lookup::Miss => None,
+        }
     }
 
     fn put(&self, key: &str, value: Option<Arc<V>>) {
@@ -304,7 +339,8 @@ impl<V> TtlMap<V> {
 
 /// Credentials read through a short-lived cache, so a request costs no store round trip for its
 /// app, token or session. Changes made through this node's admin API apply at once (the cache is
-/// cleared); changes made by another node or by `tradeq apps` apply within the TTL.
+/// cleared); changes made by another node or by `tradeq apps` apply within the TTL and the one
+/// store read that refreshes the entry.
 pub struct CredentialCache {
     alipay_apps: TtlMap<AlipayApp>,
     app_auth_tokens: TtlMap<AppAuthToken>,
@@ -438,6 +474,33 @@ mod tests {
             20_000,
         );
         assert_eq!(misses, 0, "polled signatures evicted by one-off answers");
+    }
+
+    #[test]
+    fn an_expired_entry_is_read_again_by_one_caller_while_the_others_keep_it() {
+        let map: TtlMap<u32> = TtlMap::new(std::time::Duration::from_millis(20), 100);
+        map.put("app", Some(Arc::new(1)));
+        assert!(matches!(map.lookup("app"), Lookup::Fresh(Some(_))));
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        // A thousand requests find the entry expired at once: one reads the store.
+        let refreshers = (0..1_000)
+            .filter(|_| match map.lookup("app") {
+                Lookup::Refresh => true,
+                Lookup::Fresh(v) => {
+                    assert_eq!(v.as_deref(), Some(&1), "the others keep the answer");
+                    false
+                }
+                Lookup::Miss => panic!("an expired entry is not a miss"),
+            })
+            .count();
+        assert_eq!(refreshers, 1);
+        // The refresher's read lands, and everyone sees it.
+        map.put("app", Some(Arc::new(2)));
+        assert!(matches!(map.lookup("app"), Lookup::Fresh(Some(v)) if *v == 2));
+        // Never cached, or cleared: a miss for every caller.
+        assert!(matches!(map.lookup("other"), Lookup::Miss));
+        map.clear();
+        assert!(matches!(map.lookup("app"), Lookup::Miss));
     }
 
     #[test]

@@ -1,18 +1,17 @@
 //! The administration API driven in-process over a real in-memory SQLite store.
 
-use std::sync::Arc;
+mod support;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use base64::Engine;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use support::Answer;
 use tower::ServiceExt;
 
 use tradeq_server::admin::{self, ROUTES};
-use tradeq_server::{AppState, ServerConfig};
-use tradeq_store::memory_nonces::MemoryNonceStore;
+use tradeq_server::ServerConfig;
 use tradeq_wire::alipay::keys::{
     generate_rsa_2048, private_key_to_pkcs1_pem, private_key_to_pkcs8_pem, public_from_private,
     public_key_to_spki_pem,
@@ -24,38 +23,11 @@ const TRADE: &str = r#"{"trade_no":"2013112011001004330000121536","out_trade_no"
 const TRADE_NO: &str = "2013112011001004330000121536";
 
 async fn router_with(config: ServerConfig) -> Router {
-    let store = tradeq_store::open("sqlite::memory:")
-        .await
-        .expect("store opens");
-    let nonces = Arc::new(MemoryNonceStore::new());
-    admin::router(AppState::new(store, nonces, config, TOKEN.to_string()))
+    admin::router(support::state(support::memory_store().await, config, TOKEN))
 }
 
 async fn router() -> Router {
     router_with(ServerConfig::default()).await
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn error_code(&self) -> String {
-        let v = self.json();
-        assert!(v["error"]["message"].is_string(), "error shape: {v}");
-        v["error"]["code"].as_str().unwrap_or_default().to_string()
-    }
 }
 
 async fn send(
@@ -66,32 +38,11 @@ async fn send(
     content_type: Option<&str>,
     body: impl Into<Body>,
 ) -> Answer {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    if let Some(ct) = content_type {
-        req = req.header(header::CONTENT_TYPE, ct);
-    }
-    let response = router
-        .clone()
-        .oneshot(req.body(body.into()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    support::send(
+        router,
+        support::admin_request(method, uri, token, content_type, body),
+    )
+    .await
 }
 
 async fn get(router: &Router, uri: &str) -> Answer {

@@ -1,19 +1,17 @@
 //! The Alipay front doors driven in-process over the demo data (in-memory SQLite): regressions
 //! found by the SDK conformance suites (`tests/conformance_alipay.rs`).
 
-use std::sync::Arc;
+mod support;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use serde_json::Value;
-use tower::ServiceExt;
+use support::Answer;
 
-use tradeq_server::demo::{self, DemoCredentials};
+use tradeq_server::demo::DemoCredentials;
 use tradeq_server::serve::protocol_router;
-use tradeq_server::{AppState, ServerConfig};
-use tradeq_store::memory_nonces::MemoryNonceStore;
+use tradeq_server::ServerConfig;
 use tradeq_wire::alipay::aes::{aes_decrypt, aes_encrypt};
 use tradeq_wire::alipay::keys::{parse_private_key, parse_public_key};
 use tradeq_wire::alipay::sign::{rsa_sign, rsa_verify, v2_sign_content, SignType};
@@ -24,77 +22,29 @@ use tradeq_wire::time::format_gmt8;
 const T1: &str = "2024010122001446880500000001";
 
 async fn demo_router() -> (Router, DemoCredentials) {
-    let store = tradeq_store::open("sqlite::memory:")
-        .await
-        .expect("store opens");
-    let now = chrono::Utc::now();
-    let creds = demo::install(store.as_ref(), "http://gw", "http://admin", "token", now)
-        .await
-        .expect("demo installs");
-    let state = AppState::new(
-        store,
-        Arc::new(MemoryNonceStore::new()),
-        ServerConfig::default(),
-        "token".to_string(),
-    );
+    let (store, creds) = support::demo_store("http://gw", "http://admin", "token").await;
+    let state = support::state(store, ServerConfig::default(), "token");
     (protocol_router(state), creds)
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    /// The v3 answer signature verifies with the demo's Alipay public key.
-    fn v3_signed(&self, creds: &DemoCredentials) -> bool {
-        let key = parse_public_key(&creds.alipay.alipay_public_key_pem).expect("public key");
-        let content = response_sign_content(
-            self.header("alipay-timestamp"),
-            self.header("alipay-nonce"),
-            &self.body,
-        );
-        rsa_verify(
-            &key,
-            SignType::Rsa2,
-            &content,
-            self.header("alipay-signature"),
-        )
-    }
+/// The v3 answer signature verifies with the demo's Alipay public key.
+fn v3_signed(answer: &Answer, creds: &DemoCredentials) -> bool {
+    let key = parse_public_key(&creds.alipay.alipay_public_key_pem).expect("public key");
+    let content = response_sign_content(
+        answer.header("alipay-timestamp"),
+        answer.header("alipay-nonce"),
+        &answer.body,
+    );
+    rsa_verify(
+        &key,
+        SignType::Rsa2,
+        &content,
+        answer.header("alipay-signature"),
+    )
 }
 
 async fn send(router: &Router, req: Request<Body>) -> Answer {
-    let res = router.clone().oneshot(req).await.expect("a response");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = res
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    support::send(router, req).await
 }
 
 /// A v3 request signed with the demo app key; `extra` is appended to the auth string.
@@ -139,7 +89,7 @@ async fn v3_absurd_expired_seconds_is_a_401_not_a_panic() {
         let answer = send(&router, v3_request(&creds, &extra, body.as_bytes(), false)).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.text());
         assert_eq!(answer.json()["code"], "invalid-timestamp");
-        assert!(answer.v3_signed(&creds));
+        assert!(v3_signed(&answer, &creds));
     }
     let ok = send(
         &router,
@@ -158,7 +108,7 @@ async fn v3_aes_request_and_answer() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(answer.header("content-type").starts_with("text/plain"));
     // Signed over the ciphertext, as sent.
-    assert!(answer.v3_signed(&creds));
+    assert!(v3_signed(&answer, &creds));
     let plain = aes_decrypt(key, &answer.text()).expect("decrypts");
     let value: Value = serde_json::from_slice(&plain).expect("JSON inside");
     assert_eq!(value["trade_no"], T1);

@@ -1,19 +1,16 @@
 //! The web console's server side: its files and headers, and the admin endpoints it drives
 //! (explorer/send, demo-credentials, record answers), in-process over the demo data.
 
-use std::sync::Arc;
+mod support;
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
+use support::Answer;
 
 use tradeq_server::console::CONTENT_SECURITY_POLICY;
-use tradeq_server::demo::{self, DemoCredentials};
-use tradeq_server::{admin, AppState, ServerConfig};
-use tradeq_store::memory_nonces::MemoryNonceStore;
+use tradeq_server::demo::DemoCredentials;
+use tradeq_server::{admin, ServerConfig};
 use tradeq_wire::alipay::keys::{parse_private_key, parse_public_key};
 use tradeq_wire::alipay::sign::{rsa_sign, rsa_verify, v2_sign_content, SignType};
 use tradeq_wire::alipay::v2::extract_signed_response;
@@ -30,52 +27,15 @@ struct Harness {
 }
 
 async fn harness(with_demo: bool) -> Harness {
-    let store = tradeq_store::open("sqlite::memory:")
-        .await
-        .expect("store opens");
-    let creds = demo::install(store.as_ref(), "", "", TOKEN, chrono::Utc::now())
-        .await
-        .expect("demo installs");
+    let (store, creds) = support::demo_store("", "", TOKEN).await;
     let store = if with_demo {
         store
     } else {
-        tradeq_store::open("sqlite::memory:")
-            .await
-            .expect("store opens")
+        support::memory_store().await
     };
-    let state = AppState::new(
-        store,
-        Arc::new(MemoryNonceStore::new()),
-        ServerConfig::default(),
-        TOKEN.to_string(),
-    );
     Harness {
-        admin: admin::router(state),
+        admin: admin::router(support::state(store, ServerConfig::default(), TOKEN)),
         creds,
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
     }
 }
 
@@ -87,37 +47,11 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let body = match body {
-            Some(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let res = self
-            .admin
-            .clone()
-            .oneshot(req.body(body).expect("request"))
-            .await
-            .expect("answers");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        support::send(
+            &self.admin,
+            support::admin_json(method, uri, token, body.as_ref()),
+        )
+        .await
     }
 
     async fn admin(&self, method: &str, uri: &str, body: Option<Value>) -> Answer {

@@ -1,44 +1,27 @@
 //! Credentials are cached briefly on the request path, but a change made through this node's
 //! admin API applies to the very next request.
 
-use std::sync::Arc;
+mod support;
 
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use http_body_util::BodyExt;
 use serde_json::Value;
-use tower::ServiceExt;
 
-use tradeq_server::demo::{self, DemoCredentials};
+use tradeq_server::demo::DemoCredentials;
 use tradeq_server::serve::protocol_router;
-use tradeq_server::{admin, AppState, ServerConfig};
-use tradeq_store::memory_nonces::MemoryNonceStore;
+use tradeq_server::{admin, ServerConfig};
 use tradeq_wire::time::format_gmt8;
 use tradeq_wire::top::sign::{sign, sign_string, SignMethod};
 
 async fn routers() -> (Router, Router, DemoCredentials) {
-    let store = tradeq_store::open("sqlite::memory:").await.unwrap();
-    let creds = demo::install(
-        store.as_ref(),
-        "http://gw",
-        "http://admin",
-        "token",
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let (store, creds) = support::demo_store("http://gw", "http://admin", "token").await;
     let config = ServerConfig {
         // Long enough that only an explicit invalidation can explain a changed answer.
         credential_cache_ttl_ms: 3_600_000,
         ..ServerConfig::default()
     };
-    let state = AppState::new(
-        store,
-        Arc::new(MemoryNonceStore::new()),
-        config,
-        "token".into(),
-    );
+    let state = support::state(store, config, "token");
     (protocol_router(state.clone()), admin::router(state), creds)
 }
 
@@ -64,18 +47,11 @@ async fn onsite_query(router: &Router, creds: &DemoCredentials) -> Value {
         params.iter().map(|(k, v)| (*k, *v)),
         tradeq_wire::params::Charset::Utf8,
     );
-    let res = router
-        .clone()
-        .oneshot(
-            Request::post("/router/rest")
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    let req = Request::post("/router/rest")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .expect("a request");
+    support::send(router, req).await.json()
 }
 
 #[tokio::test]
@@ -86,16 +62,13 @@ async fn a_session_deleted_through_the_admin_api_stops_working_at_once() {
         ok["alibaba_xlife_onsite_trade_query_response"].is_object(),
         "{ok}"
     );
-    let res = admin
-        .oneshot(
-            Request::delete(format!("/v1/top-sessions/{}", creds.top.session))
-                .header("authorization", "Bearer token")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
+    let uri = format!("/v1/top-sessions/{}", creds.top.session);
+    let res = support::send(
+        &admin,
+        support::admin_json("DELETE", &uri, Some("token"), None),
+    )
+    .await;
+    assert!(res.status.is_success(), "{}", res.text());
     let refused = onsite_query(&protocol, &creds).await;
     assert_eq!(refused["error_response"]["code"], 27, "{refused}");
 }

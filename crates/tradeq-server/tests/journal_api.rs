@@ -2,20 +2,21 @@
 //! protocol service over the demo data (in-memory SQLite), the journal is read through the admin
 //! router of the same state.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use support::Answer;
 use tower::ServiceExt;
 
-use tradeq_server::demo::{self, DemoCredentials};
+use tradeq_server::demo::DemoCredentials;
 use tradeq_server::serve::{protocol_service, ProtocolService};
-use tradeq_server::{admin, AppState, ServerConfig};
-use tradeq_store::memory_nonces::MemoryNonceStore;
+use tradeq_server::{admin, ServerConfig};
 use tradeq_wire::alipay::keys::parse_private_key;
 use tradeq_wire::alipay::sign::{rsa_sign, v2_sign_content, SignType};
 use tradeq_wire::alipay::v3::request_sign_content;
@@ -33,18 +34,8 @@ struct Harness {
 }
 
 async fn harness(config: ServerConfig) -> Harness {
-    let store = tradeq_store::open("sqlite::memory:")
-        .await
-        .expect("store opens");
-    let creds = demo::install(store.as_ref(), "", "", TOKEN, chrono::Utc::now())
-        .await
-        .expect("demo installs");
-    let state = AppState::new(
-        store,
-        Arc::new(MemoryNonceStore::new()),
-        config,
-        TOKEN.to_string(),
-    );
+    let (store, creds) = support::demo_store("", "", TOKEN).await;
+    let state = support::state(store, config, TOKEN);
     Harness {
         protocol: protocol_service(state.clone()),
         admin: admin::router(state),
@@ -52,69 +43,17 @@ async fn harness(config: ServerConfig) -> Harness {
     }
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
-async fn collect(res: axum::response::Response) -> Answer {
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = res
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes()
-        .to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
 impl Harness {
     async fn call(&self, req: Request<Body>) -> Answer {
-        let res = self.protocol.clone().oneshot(req).await.expect("answers");
-        collect(res).await
+        support::send(&self.protocol, req).await
     }
 
     async fn admin(&self, method: &str, uri: &str, body: Option<Value>) -> Answer {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
-        let body = match body {
-            Some(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let res = self
-            .admin
-            .clone()
-            .oneshot(req.body(body).expect("request"))
-            .await
-            .expect("answers");
-        collect(res).await
+        support::send(
+            &self.admin,
+            support::admin_json(method, uri, Some(TOKEN), body.as_ref()),
+        )
+        .await
     }
 
     async fn entry(&self, id: &str) -> Value {

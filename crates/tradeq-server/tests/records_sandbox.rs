@@ -2,22 +2,21 @@
 //! methods, on both backends: an SQLite file, and PostgreSQL from `TRADEQ_TEST_DATABASE_URL`
 //! (each test in a schema of its own, dropped afterwards).
 
+mod support;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::BodyExt;
 use serde_json::{json, Map, Value};
 use sqlx::Connection;
-use tower::ServiceExt;
+use support::Answer;
 
 use tradeq_server::methods::{self, BizParams, Caller, Method, MethodCtx, MethodError};
-use tradeq_server::{admin, AppState, ServerConfig};
-use tradeq_store::memory_nonces::MemoryNonceStore;
+use tradeq_server::{admin, ServerConfig};
 use tradeq_store::Store;
 
 const TOKEN: &str = "records-sandbox-admin-token";
@@ -31,12 +30,7 @@ struct Env {
 }
 
 fn app(store: Arc<dyn Store>) -> Env {
-    let state = AppState::new(
-        store.clone(),
-        Arc::new(MemoryNonceStore::new()),
-        ServerConfig::default(),
-        TOKEN.to_string(),
-    );
+    let state = support::state(store.clone(), ServerConfig::default(), TOKEN);
     Env {
         router: admin::router(state),
         store,
@@ -137,22 +131,6 @@ both_backends!(
 
 // ----- helpers -----
 
-struct Answer {
-    status: StatusCode,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
 async fn send(
     env: &Env,
     method: &str,
@@ -160,28 +138,8 @@ async fn send(
     content_type: Option<&str>,
     body: String,
 ) -> Answer {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
-    if let Some(ct) = content_type {
-        req = req.header(header::CONTENT_TYPE, ct);
-    }
-    let response = env
-        .router
-        .clone()
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Answer { status, body }
+    let req = support::admin_request(method, uri, Some(TOKEN), content_type, body);
+    support::send(&env.router, req).await
 }
 
 async fn get(env: &Env, uri: &str) -> Answer {
