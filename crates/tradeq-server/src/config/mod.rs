@@ -152,7 +152,8 @@ settings! {
     /// Largest administration request body (batch uploads), in bytes.
     max_admin_body_bytes: usize = 64 * 1024 * 1024, between(1024, 4 << 30);
     /// How long (ms) an app, token or session read from the store is reused; changes made
-    /// through this node's admin API apply at once, others within this time. 0 disables it.
+    /// through this node's admin API apply at once, others within this time and the one read
+    /// that refreshes the entry. 0 disables it.
     credential_cache_ttl_ms: u64 = 2_000, between(0, 3_600_000);
     /// How many answer signatures the v2 signature cache keeps (0 turns it off).
     signature_cache_entries: usize = 100_000, between(0, 10_000_000);
