@@ -261,10 +261,12 @@ async fn a_write_from_outside_tradeq_is_seen_within_the_bound() {
         a.upsert(&v1).await.unwrap();
         cache_in_use(&a, &v1).await;
         // A hand-made change (psql, a restore) goes through no node at all.
-        sqlx::query("UPDATE alipay_trade SET doc = jsonb_set(doc, '{subject}', '\"by hand\"')")
-            .execute(&mut db)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE alipay_trade SET doc = jsonb_set(doc::jsonb, '{subject}', '\"by hand\"')::json",
+        )
+        .execute(&mut db)
+        .await
+        .unwrap();
         let written = Instant::now();
         let by_hand = suite::with_subject(&v1, "by hand");
         seen_within_bound(&a, written, &by_hand).await;
