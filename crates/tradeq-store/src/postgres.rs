@@ -48,9 +48,10 @@ const LOCK_WRITERS: &str = "LOCK TABLE audit_log IN EXCLUSIVE MODE";
 /// An import batch commits without waiting for its WAL to reach the disk. Its checkpoint
 /// commits with it, so a database crash loses the last batches and their checkpoint together
 /// (the import then resumes from the last durable checkpoint and writes them again), never
-/// records without a checkpoint. What is lost: rows that were visible for at most three WAL
-/// writer delays, including their audit sequence numbers, which may then be handed out again.
-/// Every other write (admin, API, lifecycles) still commits synchronously.
+/// records without a checkpoint. What such a crash takes back: the batches of the last three
+/// WAL writer delays (600 ms by default), which other sessions may already have read, and their
+/// audit sequence numbers, which may be handed out again. Every other write (admin, API,
+/// lifecycles) still commits synchronously.
 const IMPORT_COMMITS_ASYNC: &str = "SET LOCAL synchronous_commit = off";
 
 /// Appends audit rows from arrays, numbered in array order.

@@ -1,5 +1,6 @@
 //! Bulk writes through `COPY`: a batch's records go into a per-connection staging table in one
-//! stream and into their table with one merge, and its audit rows straight into `audit_log`.
+//! stream and into their table with one merge (two when some replace stored rows), and its
+//! audit rows straight into `audit_log`.
 //!
 //! Used for batches of at least [`super::PgOptions::copy_min_rows`] records, off by default:
 //! `COPY` spares the bind of one array per column and their unnesting, but measured against
