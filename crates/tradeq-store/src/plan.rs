@@ -399,7 +399,8 @@ pub(crate) fn plan_kind(
                     continue;
                 }
                 if stamp == stored_stamp {
-                    // Compared as records, not text: PostgreSQL hands JSONB back re-ordered.
+                    // Compared as records when the text differs: documents stored as JSONB
+                    // (before PostgreSQL migration 0012) come back re-ordered.
                     let same = match cur.doc {
                         DocRef::Batch(j) => records[j] == *r,
                         // The same text is the same record (one serializer wrote both);
