@@ -8,6 +8,7 @@
 use std::io::{BufRead, BufReader, IsTerminal, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -62,7 +63,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         (reader, Some(identity))
     };
     let total = identity.as_ref().map(|i| i.len);
-    let totals = import(store.as_ref(), &args, reader, total, identity.as_ref()).await?;
+    let totals = import(&store, &args, reader, total, identity.as_ref()).await?;
     if let Some(identity) = &identity {
         store
             .clear_import_checkpoint(&identity.file_id, args.kind)
@@ -164,8 +165,52 @@ impl ImportReader {
     }
 }
 
+/// Outcomes of a batch written by the store, in input order.
+type Outcomes = Vec<Result<WriteOutcome, StoreError>>;
+
+/// A batch handed to the store: its outcomes once committed, its records' line numbers, and
+/// where the file stood after its last line.
+struct InFlight {
+    written: tokio::task::JoinHandle<anyhow::Result<Outcomes>>,
+    lines: Vec<u64>,
+    offset: u64,
+    line: u64,
+}
+
+/// Writes one batch (with its checkpoint, when the file has an identity) and restarts the
+/// lifecycles of the records it rewrote.
+async fn write_batch(
+    store: Arc<dyn Store>,
+    kind: RecordKind,
+    batch: Vec<Record>,
+    checkpoint: Option<ImportCheckpoint>,
+) -> anyhow::Result<Outcomes> {
+    let outcomes = match &checkpoint {
+        Some(cp) => store.upsert_batch_checkpointed(&batch, cp).await,
+        None => store.upsert_batch(&batch).await,
+    }
+    .context("the store failed; the batch was rolled back and nothing of it written")?;
+    // A rewritten record's lifecycle starts again at its next query (the importer has no
+    // business clock to start it with).
+    let rewritten: Vec<String> = outcomes
+        .iter()
+        .zip(&batch)
+        .filter(|(o, _)| matches!(o, Ok(WriteOutcome::Inserted | WriteOutcome::Updated)))
+        .map(|(_, r)| r.primary_key().to_string())
+        .collect();
+    store
+        .remove_lifecycles(kind, &rewritten)
+        .await
+        .context("the store failed while restarting lifecycles")?;
+    Ok(outcomes)
+}
+
+/// Reads, parses and checks the file's lines while the store writes the previous batch: at
+/// most one batch is in flight, so batches commit in file order and a checkpoint never runs
+/// ahead of a batch before it. Rejections are printed in line order all the same: those found
+/// while reading a batch wait until the batch before it is settled.
 async fn import(
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     args: &ImportArgs,
     mut reader: ImportReader,
     total_bytes: Option<u64>,
@@ -173,8 +218,46 @@ async fn import(
 ) -> anyhow::Result<Totals> {
     let bar = progress(total_bytes, reader.offset);
     let started = Instant::now();
-    let mut last_log = Instant::now();
     let mut totals = Totals::default();
+    let mut in_flight: Option<InFlight> = None;
+    let read = read_batches(
+        store,
+        args,
+        &mut reader,
+        identity,
+        &bar,
+        &mut totals,
+        &mut in_flight,
+    )
+    .await;
+    // An import that stops early still settles the batch the store is writing, so what it
+    // reports is what the store holds.
+    let settled = match in_flight.take() {
+        Some(f) => settle(f, &bar, &mut totals, &mut Instant::now()).await,
+        None => Ok(()),
+    };
+    read?;
+    settled?;
+    bar.finish_and_clear();
+    let done = totals.inserted + totals.updated + totals.unchanged;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{done} records in {secs:.2} s ({:.0} records/s)",
+        if secs > 0.0 { done as f64 / secs } else { 0.0 }
+    );
+    Ok(totals)
+}
+
+async fn read_batches(
+    store: &Arc<dyn Store>,
+    args: &ImportArgs,
+    reader: &mut ImportReader,
+    identity: Option<&FileIdentity>,
+    bar: &ProgressBar,
+    totals: &mut Totals,
+    in_flight: &mut Option<InFlight>,
+) -> anyhow::Result<()> {
+    let mut last_log = Instant::now();
     let mut batch: Vec<Record> = Vec::with_capacity(args.batch_size as usize);
     let mut lines: Vec<u64> = Vec::with_capacity(args.batch_size as usize);
     let mut buf = Vec::new();
@@ -184,6 +267,8 @@ async fn import(
     // The first lines' rejections, held back while they may all be explained by one question
     // ("is this a file of another kind?") rather than printed one by one.
     let mut held: Vec<Rejection> = Vec::new();
+    // Rejections of the lines read since the batch in flight was handed over.
+    let mut deferred: Vec<Rejection> = Vec::new();
     loop {
         let next = reader.next_line(&mut buf)?;
         if let Some(line) = next {
@@ -219,11 +304,7 @@ async fn import(
             };
             match verdict {
                 KindVerdict::Undecided => held.extend(rejection),
-                KindVerdict::Settled => {
-                    for r in held.drain(..).chain(rejection) {
-                        reject(&bar, &mut totals, r);
-                    }
-                }
+                KindVerdict::Settled => deferred.extend(held.drain(..).chain(rejection)),
                 KindVerdict::OtherKind(other) => {
                     anyhow::bail!(other_kind_message(args, held.len() + 1, other))
                 }
@@ -233,85 +314,79 @@ async fn import(
                 KindVerdict::OtherKind(other) => {
                     anyhow::bail!(other_kind_message(args, held.len(), other))
                 }
-                _ => {
-                    for r in held.drain(..) {
-                        reject(&bar, &mut totals, r);
-                    }
-                }
+                _ => deferred.append(&mut held),
             }
         }
-        if batch.len() >= args.batch_size as usize || (next.is_none() && !batch.is_empty()) {
-            let outcomes = match identity {
-                Some(id) => {
-                    let checkpoint = ImportCheckpoint {
-                        file_id: id.file_id.clone(),
-                        kind: args.kind,
-                        file_len: id.len,
-                        modified_ns: id.modified_ns,
-                        byte_offset: reader.offset,
-                        line: reader.line,
-                    };
-                    store.upsert_batch_checkpointed(&batch, &checkpoint).await
-                }
-                None => store.upsert_batch(&batch).await,
+        let full = batch.len() >= args.batch_size as usize;
+        if full || next.is_none() {
+            if let Some(f) = in_flight.take() {
+                settle(f, bar, totals, &mut last_log).await?;
             }
-            .context("the store failed; the batch was rolled back and nothing of it written")?;
-            // A rewritten record's lifecycle starts again at its next query (the importer has
-            // no business clock to start it with).
-            let rewritten: Vec<String> = outcomes
-                .iter()
-                .zip(&batch)
-                .filter(|(o, _)| matches!(o, Ok(WriteOutcome::Inserted | WriteOutcome::Updated)))
-                .map(|(_, r)| r.primary_key().to_string())
-                .collect();
-            store
-                .remove_lifecycles(args.kind, &rewritten)
-                .await
-                .context("the store failed while restarting lifecycles")?;
-            for (outcome, line) in outcomes.into_iter().zip(&lines) {
-                match outcome {
-                    Ok(WriteOutcome::Inserted) => totals.inserted += 1,
-                    Ok(WriteOutcome::Updated) => totals.updated += 1,
-                    Ok(WriteOutcome::Unchanged) => totals.unchanged += 1,
-                    Err(e) => {
-                        let field = match &e {
-                            StoreError::Stale { .. } => "gmt_modified",
-                            StoreError::KeyConflict { field, .. } => field,
-                            _ => "(record)",
-                        };
-                        reject(
-                            &bar,
-                            &mut totals,
-                            Rejection::new(*line, field, e.to_string()),
-                        );
-                    }
-                }
+            for r in deferred.drain(..) {
+                reject(bar, totals, r);
             }
-            batch.clear();
-            lines.clear();
-            bar.set_position(reader.offset);
-            let done = totals.inserted + totals.updated + totals.unchanged;
-            bar.set_message(format!("{done} records"));
-            if bar.is_hidden() && last_log.elapsed() > Duration::from_secs(5) {
-                eprintln!(
-                    "{done} records loaded, {} rejected, line {}",
-                    totals.rejected, reader.line
-                );
-                last_log = Instant::now();
-            }
+        }
+        if full || (next.is_none() && !batch.is_empty()) {
+            let checkpoint = identity.map(|id| ImportCheckpoint {
+                file_id: id.file_id.clone(),
+                kind: args.kind,
+                file_len: id.len,
+                modified_ns: id.modified_ns,
+                byte_offset: reader.offset,
+                line: reader.line,
+            });
+            let records =
+                std::mem::replace(&mut batch, Vec::with_capacity(args.batch_size as usize));
+            *in_flight = Some(InFlight {
+                written: tokio::spawn(write_batch(store.clone(), args.kind, records, checkpoint)),
+                lines: std::mem::replace(&mut lines, Vec::with_capacity(args.batch_size as usize)),
+                offset: reader.offset,
+                line: reader.line,
+            });
         }
         if next.is_none() {
-            break;
+            return Ok(());
         }
     }
-    bar.finish_and_clear();
+}
+
+/// Waits for the batch in flight and counts (or reports) each of its records.
+async fn settle(
+    f: InFlight,
+    bar: &ProgressBar,
+    totals: &mut Totals,
+    last_log: &mut Instant,
+) -> anyhow::Result<()> {
+    let outcomes = f
+        .written
+        .await
+        .map_err(|e| anyhow::anyhow!("the batch writer stopped: {e}"))??;
+    for (outcome, line) in outcomes.into_iter().zip(&f.lines) {
+        match outcome {
+            Ok(WriteOutcome::Inserted) => totals.inserted += 1,
+            Ok(WriteOutcome::Updated) => totals.updated += 1,
+            Ok(WriteOutcome::Unchanged) => totals.unchanged += 1,
+            Err(e) => {
+                let field = match &e {
+                    StoreError::Stale { .. } => "gmt_modified",
+                    StoreError::KeyConflict { field, .. } => field,
+                    _ => "(record)",
+                };
+                reject(bar, totals, Rejection::new(*line, field, e.to_string()));
+            }
+        }
+    }
+    bar.set_position(f.offset);
     let done = totals.inserted + totals.updated + totals.unchanged;
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "{done} records in {secs:.2} s ({:.0} records/s)",
-        if secs > 0.0 { done as f64 / secs } else { 0.0 }
-    );
-    Ok(totals)
+    bar.set_message(format!("{done} records"));
+    if bar.is_hidden() && last_log.elapsed() > Duration::from_secs(5) {
+        eprintln!(
+            "{done} records loaded, {} rejected, line {}",
+            totals.rejected, f.line
+        );
+        *last_log = Instant::now();
+    }
+    Ok(())
 }
 
 /// A line that was not loaded: `line N: field: reason`.

@@ -271,6 +271,10 @@ pub(crate) struct KindPlan {
     /// upsert, which then cannot meet a unique index still holding an old value (two records
     /// swapping `out_trade_no` in one batch would otherwise fail whichever goes first).
     pub delete_first: Vec<String>,
+    /// Parallel to `writes`: whether the key keeps a stored row that the write replaces (stored
+    /// before the batch and not in `delete_first`). The other writes are plain inserts, which
+    /// spares them the speculative insertion an upsert pays on every row.
+    pub replaces: Vec<bool>,
 }
 
 /// The state of one primary key as the batch replays.
@@ -395,7 +399,8 @@ pub(crate) fn plan_kind(
                     continue;
                 }
                 if stamp == stored_stamp {
-                    // Compared as records, not text: PostgreSQL hands JSONB back re-ordered.
+                    // Compared as records when the text differs: documents stored as JSONB
+                    // (before PostgreSQL migration 0012) come back re-ordered.
                     let same = match cur.doc {
                         DocRef::Batch(j) => records[j] == *r,
                         // The same text is the same record (one serializer wrote both);
@@ -470,21 +475,27 @@ pub(crate) fn plan_kind(
 
     let mut writes = Vec::with_capacity(order.len());
     let mut delete_first = Vec::new();
+    let mut replaces = Vec::with_capacity(order.len());
     for pk in order {
         let Some(&i) = final_of.get(&pk) else {
             continue;
         };
         writes.push(i);
+        let mut replaced = false;
         if let Some((out, short)) = original.get(&pk) {
             let r = &records[i];
             if out.as_deref() != r.out_trade_no() || short.as_deref() != r.short_trade_no() {
                 delete_first.push(pk);
+            } else {
+                replaced = true;
             }
         }
+        replaces.push(replaced);
     }
     KindPlan {
         writes,
         delete_first,
+        replaces,
     }
 }
 

@@ -45,6 +45,15 @@ use epoch::Epoch;
 /// with writes but not with plain reads, so queries never wait on it.
 const LOCK_WRITERS: &str = "LOCK TABLE audit_log IN EXCLUSIVE MODE";
 
+/// An import batch commits without waiting for its WAL to reach the disk. Its checkpoint
+/// commits with it, so a database crash loses the last batches and their checkpoint together
+/// (the import then resumes from the last durable checkpoint and writes them again), never
+/// records without a checkpoint. What such a crash takes back: the batches of the last three
+/// WAL writer delays (600 ms by default), which other sessions may already have read, and their
+/// audit sequence numbers, which may be handed out again. Every other write (admin, API,
+/// lifecycles) still commits synchronously.
+const IMPORT_COMMITS_ASYNC: &str = "SET LOCAL synchronous_commit = off";
+
 /// Appends audit rows from arrays, numbered in array order.
 const AUDIT_INSERT: &str =
     "INSERT INTO audit_log (kind, key, merchant, action, gmt_modified, version) \
@@ -124,6 +133,9 @@ struct KindSql {
     /// kind and batch.
     lookup: String,
     delete_many: String,
+    /// Writes rows from arrays, one per column: `insert` the keys not stored, `upsert` the
+    /// ones replacing a stored row.
+    insert: String,
     upsert: String,
     /// The same write for big batches.
     copy: copy::CopySql,
@@ -180,22 +192,23 @@ impl KindSql {
             .join(", ");
         let aliases: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
         let mut select = aliases.clone();
-        // The document travels as text and becomes JSONB here.
+        // The document travels as text and is stored as `json`, verbatim (checked, not
+        // rebuilt: migration 0012).
         if let Some(last) = select.last_mut() {
-            last.push_str("::jsonb");
+            last.push_str("::json");
         }
         let updates = cols[1..]
             .iter()
             .map(|c| format!("{c} = EXCLUDED.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let upsert = format!(
-            "INSERT INTO {table} ({}) SELECT {} FROM UNNEST({params}) AS u({}) \
-             ON CONFLICT ({pk}) DO UPDATE SET {updates}",
+        let insert = format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM UNNEST({params}) AS u({})",
             cols.join(", "),
             select.join(", "),
             aliases.join(", "),
         );
+        let upsert = format!("{insert} ON CONFLICT ({pk}) DO UPDATE SET {updates}");
         let copy = copy::CopySql::new(table, pk, &cols, &updates);
         KindSql {
             spec,
@@ -207,6 +220,7 @@ impl KindSql {
             count: format!("SELECT COUNT(*) FROM {table}"),
             lookup,
             delete_many: format!("DELETE FROM {table} WHERE {pk} = ANY($1::text[])"),
+            insert,
             upsert,
             copy,
         }
@@ -378,6 +392,9 @@ impl PgStore {
         }
         let mut tx = self.pool.begin().await?;
         sqlx::query(LOCK_WRITERS).execute(&mut *tx).await?;
+        if checkpoint.is_some() {
+            sqlx::query(IMPORT_COMMITS_ASYNC).execute(&mut *tx).await?;
+        }
         let mut serialized = false;
         for kind in batch.kinds() {
             let sql = self.sql(kind);
@@ -422,24 +439,21 @@ impl PgStore {
             })?;
             let rs: Vec<&Record> = plan.writes.iter().map(|&i| &records[i]).collect();
             if rs.len() >= self.copy_min_rows {
-                copy::write_records(&mut tx, sql, &rs, &docs).await?;
+                copy::write_records(&mut tx, sql, &rs, &docs, &plan.replaces).await?;
                 continue;
             }
-            let mut q = sqlx::query(&sql.upsert)
-                .bind(rs.iter().map(|r| r.primary_key()).collect::<Vec<_>>())
-                .bind(rs.iter().map(|r| r.merchant()).collect::<Vec<_>>());
-            if sql.spec.has_out {
-                q = q.bind(rs.iter().map(|r| r.out_trade_no()).collect::<Vec<_>>());
+            let mut fresh = (Vec::new(), Vec::new());
+            let mut replacing = (Vec::new(), Vec::new());
+            for ((r, doc), &replaces) in rs.into_iter().zip(docs).zip(&plan.replaces) {
+                let to = if replaces { &mut replacing } else { &mut fresh };
+                to.0.push(r);
+                to.1.push(doc);
             }
-            if sql.spec.has_short {
-                q = q.bind(rs.iter().map(|r| r.short_trade_no()).collect::<Vec<_>>());
+            for (statement, (rs, docs)) in [(&sql.insert, fresh), (&sql.upsert, replacing)] {
+                if !rs.is_empty() {
+                    write_rows(&mut tx, statement, sql.spec, &rs, docs).await?;
+                }
             }
-            let stamps: Vec<_> = rs.iter().map(|r| r.version_stamp()).collect();
-            q.bind(stamps.iter().map(stamp_seconds).collect::<Vec<_>>())
-                .bind(stamps.iter().map(|s| s.version).collect::<Vec<_>>())
-                .bind(docs)
-                .execute(&mut *tx)
-                .await?;
         }
         let audit: Vec<AuditRow<'_>> = batch
             .sorted_audit()
@@ -458,6 +472,33 @@ impl PgStore {
         self.epoch.wrote();
         Ok(batch.finish())
     }
+}
+
+/// Runs `statement` (a kind's `insert` or `upsert`) with `rs` and their `docs` bound as one
+/// array per column.
+async fn write_rows(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    spec: KindSpec,
+    rs: &[&Record],
+    docs: Vec<String>,
+) -> Result<(), StoreError> {
+    let mut q = sqlx::query(statement)
+        .bind(rs.iter().map(|r| r.primary_key()).collect::<Vec<_>>())
+        .bind(rs.iter().map(|r| r.merchant()).collect::<Vec<_>>());
+    if spec.has_out {
+        q = q.bind(rs.iter().map(|r| r.out_trade_no()).collect::<Vec<_>>());
+    }
+    if spec.has_short {
+        q = q.bind(rs.iter().map(|r| r.short_trade_no()).collect::<Vec<_>>());
+    }
+    let stamps: Vec<_> = rs.iter().map(|r| r.version_stamp()).collect();
+    q.bind(stamps.iter().map(stamp_seconds).collect::<Vec<_>>())
+        .bind(stamps.iter().map(|s| s.version).collect::<Vec<_>>())
+        .bind(docs)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Writes an import checkpoint inside the batch's transaction.

@@ -261,10 +261,12 @@ async fn a_write_from_outside_tradeq_is_seen_within_the_bound() {
         a.upsert(&v1).await.unwrap();
         cache_in_use(&a, &v1).await;
         // A hand-made change (psql, a restore) goes through no node at all.
-        sqlx::query("UPDATE alipay_trade SET doc = jsonb_set(doc, '{subject}', '\"by hand\"')")
-            .execute(&mut db)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE alipay_trade SET doc = jsonb_set(doc::jsonb, '{subject}', '\"by hand\"')::json",
+        )
+        .execute(&mut db)
+        .await
+        .unwrap();
         let written = Instant::now();
         let by_hand = suite::with_subject(&v1, "by hand");
         seen_within_bound(&a, written, &by_hand).await;
@@ -315,6 +317,28 @@ async fn a_dropped_or_stalled_poller_never_serves_a_stale_record() {
         );
         tx.rollback().await.unwrap();
         cache_in_use(&b, &v2).await;
+    })
+    .await;
+}
+
+/// The one record document of `alipay_trade`, as PostgreSQL hands it back.
+async fn stored_doc(db: &mut sqlx::PgConnection) -> String {
+    sqlx::query_scalar("SELECT doc::text FROM alipay_trade")
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_stored_as_written() {
+    on_two_nodes(|a, _b, mut db| async move {
+        // Inserted (a key not stored), then replaced (a stored key): both paths keep the text.
+        let v1 = suite::seed_trade("2014-11-27 15:45:57", 1);
+        a.upsert(&v1).await.unwrap();
+        assert_eq!(stored_doc(&mut db).await, v1.to_json());
+        let v2 = suite::seed_trade("2014-11-27 15:46:57", 2);
+        a.upsert(&v2).await.unwrap();
+        assert_eq!(stored_doc(&mut db).await, v2.to_json());
     })
     .await;
 }

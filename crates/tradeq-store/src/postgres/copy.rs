@@ -1,5 +1,6 @@
 //! Bulk writes through `COPY`: a batch's records go into a per-connection staging table in one
-//! stream and into their table with one merge, and its audit rows straight into `audit_log`.
+//! stream and into their table with one merge (two when some replace stored rows), and its
+//! audit rows straight into `audit_log`.
 //!
 //! Used for batches of at least [`super::PgOptions::copy_min_rows`] records, off by default:
 //! `COPY` spares the bind of one array per column and their unnesting, but measured against
@@ -22,10 +23,12 @@ pub(super) struct CopySql {
     /// `SET LOCAL client_min_messages = warning`: the "already exists, skipping" notice of every
     /// batch after the first is noise).
     stage: String,
-    /// Streams rows into it.
+    /// Streams rows into it, each marked with whether it replaces a stored row.
     copy: String,
-    /// Moves them into the table, replacing the stored versions.
-    merge: String,
+    /// Moves the rows of keys not stored into the table.
+    insert: String,
+    /// Moves the others, replacing the stored versions.
+    upsert: String,
 }
 
 impl CopySql {
@@ -34,29 +37,30 @@ impl CopySql {
     pub(super) fn new(table: &str, pk: &str, cols: &[&str], updates: &str) -> CopySql {
         let stage = format!("tradeq_stage_{table}");
         let cols = cols.join(", ");
+        let insert = format!("INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage}");
         CopySql {
             stage: format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS"
+                "CREATE TEMP TABLE IF NOT EXISTS {stage} \
+                 (LIKE {table}, replaces boolean NOT NULL) ON COMMIT DELETE ROWS"
             ),
-            copy: format!("COPY {stage} ({cols}) FROM STDIN"),
-            merge: format!(
-                "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} \
-                 ON CONFLICT ({pk}) DO UPDATE SET {updates}"
-            ),
+            copy: format!("COPY {stage} ({cols}, replaces) FROM STDIN"),
+            upsert: format!("{insert} WHERE replaces ON CONFLICT ({pk}) DO UPDATE SET {updates}"),
+            insert: format!("{insert} WHERE NOT replaces"),
         }
     }
 }
 
-/// Writes `records` (no primary key twice) with their checked `docs`, in one stream and one
-/// merge.
+/// Writes `records` (no primary key twice) with their checked `docs`, in one stream and a
+/// merge for the keys not stored and one for those whose stored row each `replaces`.
 pub(super) async fn write_records(
     conn: &mut PgConnection,
     sql: &KindSql,
     records: &[&Record],
     docs: &[String],
+    replaces: &[bool],
 ) -> Result<(), StoreError> {
     let mut rows = Vec::with_capacity(records.len() * 1024);
-    for (r, doc) in records.iter().zip(docs) {
+    for ((r, doc), &replaces) in records.iter().zip(docs).zip(replaces) {
         field(&mut rows, Some(r.primary_key()));
         tab(&mut rows);
         field(&mut rows, Some(r.merchant()));
@@ -75,6 +79,8 @@ pub(super) async fn write_records(
         int(&mut rows, Some(stamp.version));
         tab(&mut rows);
         field(&mut rows, Some(doc));
+        tab(&mut rows);
+        rows.push(if replaces { b't' } else { b'f' });
         rows.push(b'\n');
     }
     sqlx::query("SET LOCAL client_min_messages = warning")
@@ -88,7 +94,12 @@ pub(super) async fn write_records(
         return Err(e.into());
     }
     copy.finish().await?;
-    sqlx::query(&sql.copy.merge).execute(&mut *conn).await?;
+    if replaces.iter().any(|&r| !r) {
+        sqlx::query(&sql.copy.insert).execute(&mut *conn).await?;
+    }
+    if replaces.iter().any(|&r| r) {
+        sqlx::query(&sql.copy.upsert).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

@@ -140,7 +140,7 @@ impl PgStore {
         if advance.changed {
             let stamp = advance.record.version_stamp();
             sqlx::query(&format!(
-                "UPDATE {} SET gmt_modified = $1, version = $2, doc = $3::jsonb WHERE {} = $4",
+                "UPDATE {} SET gmt_modified = $1, version = $2, doc = $3::json WHERE {} = $4",
                 spec.table, spec.pk
             ))
             .bind(stamp_seconds(&stamp))
