@@ -7,10 +7,11 @@
 //! transactions: batches of several nodes never interleave, and audit sequence numbers become
 //! visible in order.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use tradeq_model::{KeyKind, Record, RecordKind};
@@ -20,7 +21,7 @@ use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow};
 use crate::record_cache::RecordCache;
 use crate::sql::dialect::Dialect;
 use crate::sql::statements::Statements;
-use crate::sql::{NonceTable, SqlBackend, Written};
+use crate::sql::{SqlBackend, SqlParts, Written};
 use crate::StoreError;
 
 mod copy;
@@ -72,13 +73,10 @@ impl Default for PgOptions {
 
 /// The PostgreSQL store.
 pub struct PgStore {
-    pool: PgPool,
-    /// The statements shared with SQLite.
-    statements: Statements,
+    /// One pool for everything, the `used_nonce` table included.
+    parts: SqlParts<Postgres>,
     /// The batch statements per kind, in [`RecordKind::ALL`] order.
     kinds: Vec<KindSql>,
-    /// The `used_nonce` table (in `pool`).
-    nonces: NonceTable<Postgres>,
     /// Decoded records, valid while the record epoch is unchanged.
     cache: Option<RecordCache<Arc<Epoch>>>,
     /// What the epoch poller last saw.
@@ -224,9 +222,14 @@ impl PgStore {
             .is_some()
             .then(|| epoch::spawn_poller(&epoch, &connect));
         Ok(PgStore {
-            nonces: NonceTable::new(pool.clone(), true),
-            pool,
-            statements: Statements::new(Dialect::Postgres),
+            parts: SqlParts {
+                statements: Statements::new(Dialect::Postgres),
+                read: pool.clone(),
+                write: pool.clone(),
+                nonces: pool,
+                nonces_in_record_store: true,
+                nonce_claims: AtomicU64::new(0),
+            },
             kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
             cache,
             epoch,
@@ -312,29 +315,17 @@ impl SqlBackend for PgStore {
 
     const NAME: &'static str = "postgres";
 
-    fn statements(&self) -> &Statements {
-        &self.statements
-    }
-
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn nonces(&self) -> &NonceTable<Postgres> {
-        &self.nonces
+    fn parts(&self) -> &SqlParts<Postgres> {
+        &self.parts
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        Ok(self.pool.begin().await?)
+        Ok(self.parts.write.begin().await?)
     }
 
     /// Takes the writers' lock ([`LOCK_WRITERS`]) first.
     async fn begin_records(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.parts.write.begin().await?;
         sqlx::query(LOCK_WRITERS).execute(&mut *tx).await?;
         Ok(tx)
     }
@@ -359,7 +350,7 @@ impl SqlBackend for PgStore {
             let row = sqlx::query(sql)
                 .bind(merchant)
                 .bind(value)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.parts.read)
                 .await?;
             match row {
                 Some(row) => {
@@ -472,7 +463,7 @@ impl SqlBackend for PgStore {
         sqlx::query("DELETE FROM record_lifecycle WHERE kind = $1 AND key = ANY($2::text[])")
             .bind(kind.as_str())
             .bind(keys)
-            .execute(&self.pool)
+            .execute(&self.parts.write)
             .await?;
         Ok(())
     }
@@ -481,6 +472,6 @@ impl SqlBackend for PgStore {
         if let Some(poller) = &self.poller {
             poller.abort();
         }
-        self.pool.close().await;
+        self.parts.write.close().await;
     }
 }

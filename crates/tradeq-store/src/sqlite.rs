@@ -7,6 +7,7 @@
 //! connections, which WAL lets run beside the writer.
 
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use crate::plan::{chunk_sizes, overlap, plan_kind, Batch, Lookup};
 use crate::record_cache::{ChangeProbe, RecordCache};
 use crate::sql::dialect::Dialect;
 use crate::sql::statements::Statements;
-use crate::sql::{NonceTable, SqlBackend, Written};
+use crate::sql::{SqlBackend, SqlParts, Written};
 use crate::sqlite_reader::FastReader;
 use crate::{StoreError, StoreOptions};
 
@@ -40,21 +41,16 @@ const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
 
 /// The SQLite store.
 pub struct SqliteStore {
-    /// The single writer connection.
-    write: SqlitePool,
-    /// Readers (for `sqlite::memory:`, the same single-connection pool as `write`).
-    read: SqlitePool,
-    /// The statements shared with PostgreSQL.
-    statements: Statements,
+    /// The writer (a pool of one connection), the readers (for `sqlite::memory:`, the writer
+    /// too), and where used v3 nonces are kept: for a file, a database file of their own beside
+    /// it (`<file>-nonces`), so that a v3 request's commit neither rewrites `tradeq.db`'s
+    /// wal-index (which would empty the record cache on every v3 request) nor queues behind an
+    /// import on the record writer; in memory, the writer.
+    parts: SqlParts<Sqlite>,
     /// The batch statements per kind, in [`RecordKind::ALL`] order.
     kinds: Vec<KindSql>,
     /// Multi-row audit inserts, by log2 of the row count.
     audit_insert: Vec<String>,
-    /// Where used v3 nonces are kept: for a file, a database file of their own beside it
-    /// (`<file>-nonces`), so that a v3 request's commit neither rewrites `tradeq.db`'s
-    /// wal-index (which would empty the record cache on every v3 request) nor queues behind an
-    /// import on the record writer; in memory, the one connection.
-    nonces: NonceTable<Sqlite>,
     /// Background WAL checkpoints (files only).
     checkpointer: Option<Checkpointer>,
     /// Direct point reads (files only; an in-memory database is private to its sqlx connection).
@@ -317,12 +313,16 @@ impl SqliteStore {
         drop(opening);
         tracing::debug!(memory, "opened SQLite store");
         Ok(SqliteStore {
-            write,
-            read,
-            statements: Statements::new(Dialect::Sqlite),
+            parts: SqlParts {
+                statements: Statements::new(Dialect::Sqlite),
+                read,
+                write,
+                nonces,
+                nonces_in_record_store: memory,
+                nonce_claims: AtomicU64::new(0),
+            },
             kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
             audit_insert,
-            nonces: NonceTable::new(nonces, memory),
             checkpointer,
             fast,
             cache: None,
@@ -416,24 +416,12 @@ impl SqlBackend for SqliteStore {
 
     const NAME: &'static str = "sqlite";
 
-    fn statements(&self) -> &Statements {
-        &self.statements
-    }
-
-    fn reader(&self) -> &SqlitePool {
-        &self.read
-    }
-
-    fn writer(&self) -> &SqlitePool {
-        &self.write
-    }
-
-    fn nonces(&self) -> &NonceTable<Sqlite> {
-        &self.nonces
+    fn parts(&self) -> &SqlParts<Sqlite> {
+        &self.parts
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.parts.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     async fn begin_records(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -469,7 +457,7 @@ impl SqlBackend for SqliteStore {
         let row = sqlx::query(sql)
             .bind(merchant)
             .bind(value)
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.parts.read)
             .await?;
         match row {
             Some(row) => {
@@ -578,7 +566,7 @@ impl SqlBackend for SqliteStore {
         )
         .bind(kind.as_str())
         .bind(json_array(keys)?)
-        .execute(&self.write)
+        .execute(&self.parts.write)
         .await?;
         Ok(())
     }
@@ -587,11 +575,11 @@ impl SqlBackend for SqliteStore {
         if let Some(c) = &self.checkpointer {
             c.task.abort();
         }
-        if !self.nonces.in_record_store {
-            self.nonces.pool.close().await;
+        if !self.parts.nonces_in_record_store {
+            self.parts.nonces.close().await;
         }
-        self.read.close().await;
-        self.write.close().await;
+        self.parts.read.close().await;
+        self.parts.write.close().await;
     }
 }
 

@@ -21,7 +21,7 @@ pub(crate) mod driver;
 pub(crate) mod statements;
 mod store;
 
-use driver::Driver;
+use driver::{Driver, On};
 use statements::Statements;
 
 /// A connection of backend `B`'s driver.
@@ -35,17 +35,23 @@ pub(crate) trait SqlBackend: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     const NAME: &'static str;
 
+    /// The parts the shared logic runs on.
+    fn parts(&self) -> &SqlParts<Self::Db>;
+
     /// The shared statements, in its dialect.
-    fn statements(&self) -> &Statements;
+    fn statements(&self) -> &Statements {
+        &self.parts().statements
+    }
 
     /// Where reads go.
-    fn reader(&self) -> &Pool<Self::Db>;
+    fn reader(&self) -> On<'_, Self::Db> {
+        On::Pool(&self.parts().read)
+    }
 
     /// Where writes outside a transaction go.
-    fn writer(&self) -> &Pool<Self::Db>;
-
-    /// Where used nonces are kept.
-    fn nonces(&self) -> &NonceTable<Self::Db>;
+    fn writer(&self) -> On<'_, Self::Db> {
+        On::Pool(&self.parts().write)
+    }
 
     /// Begins a transaction that writes no record.
     fn begin_write(
@@ -109,23 +115,19 @@ pub(crate) enum Written {
     Unstorable(usize),
 }
 
-/// The table of used v3 nonces.
-pub(crate) struct NonceTable<DB: Database> {
-    /// Where it is.
-    pub pool: Pool<DB>,
-    /// Claims since start, to purge expired nonces now and then.
-    pub claims: AtomicU64,
-    /// Whether its commits are commits of the record database (which
+/// The parts of a store the shared logic runs on.
+pub(crate) struct SqlParts<DB: Database> {
+    /// The shared statements, in the store's dialect.
+    pub statements: Statements,
+    /// Where reads go.
+    pub read: Pool<DB>,
+    /// Where writes outside a transaction go.
+    pub write: Pool<DB>,
+    /// Where the `used_nonce` table is.
+    pub nonces: Pool<DB>,
+    /// Whether commits to `nonces` are commits of the record database (which
     /// [`SqlBackend::committed`] must then hear of).
-    pub in_record_store: bool,
-}
-
-impl<DB: Database> NonceTable<DB> {
-    pub(crate) fn new(pool: Pool<DB>, in_record_store: bool) -> NonceTable<DB> {
-        NonceTable {
-            pool,
-            claims: AtomicU64::new(0),
-            in_record_store,
-        }
-    }
+    pub nonces_in_record_store: bool,
+    /// Nonce claims since start, to purge expired nonces now and then.
+    pub nonce_claims: AtomicU64,
 }

@@ -58,7 +58,7 @@ impl<B: SqlBackend> Store for B {
         kind: RecordKind,
     ) -> Result<Option<ImportCheckpoint>, StoreError> {
         let row = B::Db::fetch_optional(
-            On::Pool(self.writer()),
+            self.writer(),
             &self.statements().import_checkpoint,
             [Bind::Str(file_id), Bind::Str(kind.as_str())],
         )
@@ -115,7 +115,7 @@ impl<B: SqlBackend> Store for B {
 
     async fn get(&self, kind: RecordKind, primary_key: &str) -> Result<Option<Record>, StoreError> {
         let row = B::Db::fetch_optional(
-            On::Pool(self.reader()),
+            self.reader(),
             &self.statements().kind(kind).get,
             [Bind::Str(primary_key)],
         )
@@ -160,7 +160,7 @@ impl<B: SqlBackend> Store for B {
 
     async fn count(&self, kind: RecordKind) -> Result<u64, StoreError> {
         let sql = &self.statements().kind(kind).count;
-        let row = B::Db::fetch_optional(On::Pool(self.reader()), sql, [])
+        let row = B::Db::fetch_optional(self.reader(), sql, [])
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
         Ok(u64::try_from(row.int(0)?).unwrap_or(0))
@@ -168,7 +168,7 @@ impl<B: SqlBackend> Store for B {
 
     async fn audit_since(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = B::Db::fetch_all(
-            On::Pool(self.reader()),
+            self.reader(),
             &self.statements().audit_since,
             [Bind::Int(after), Bind::Int(i64::from(limit))],
         )
@@ -277,7 +277,7 @@ impl<B: SqlBackend> Store for B {
         query: &RecordQuery,
     ) -> Result<Vec<Record>, StoreError> {
         let (sql, binds) = list_sql(kind, query, self.statements().dialect);
-        let rows = B::Db::fetch_all(On::Pool(self.reader()), &sql, binds).await?;
+        let rows = B::Db::fetch_all(self.reader(), &sql, binds).await?;
         rows.iter()
             .map(|row| decode_record(kind, row.str(0)?, row.str(1)?))
             .collect()
@@ -289,7 +289,7 @@ impl<B: SqlBackend> Store for B {
         primary_key: &str,
     ) -> Result<Option<LifecycleState>, StoreError> {
         let row = B::Db::fetch_optional(
-            On::Pool(self.reader()),
+            self.reader(),
             &self.statements().get_lifecycle,
             [Bind::Str(kind.as_str()), Bind::Str(primary_key)],
         )
@@ -416,7 +416,7 @@ impl<B: SqlBackend> Store for B {
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let sql = &self.statements().get_meta;
-        let row = B::Db::fetch_optional(On::Pool(self.reader()), sql, [Bind::Str(key)]).await?;
+        let row = B::Db::fetch_optional(self.reader(), sql, [Bind::Str(key)]).await?;
         Ok(row.map(|r| r.string(0)).transpose()?)
     }
 
@@ -441,7 +441,7 @@ impl<B: SqlBackend> Store for B {
         // A reader's transaction starts at the latest commit, so a rule added or a hit claimed
         // a moment ago shows; every node re-reads the rules every second, off the writer.
         let sql = &self.statements().list_fault_rules;
-        let rows = B::Db::fetch_all(On::Pool(self.reader()), sql, []).await?;
+        let rows = B::Db::fetch_all(self.reader(), sql, []).await?;
         rows.iter()
             .map(|r| {
                 Ok(FaultRuleRow {
@@ -490,12 +490,12 @@ impl<B: SqlBackend> NonceStore for B {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let st = self.statements();
-        let table = self.nonces();
+        let parts = self.parts();
+        let st = &parts.statements;
         let now_ms = millis(now);
-        let on = || On::Pool(&table.pool);
-        if table
-            .claims
+        let on = || On::Pool(&parts.nonces);
+        if parts
+            .nonce_claims
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(NONCE_PURGE_EVERY)
         {
@@ -511,7 +511,7 @@ impl<B: SqlBackend> NonceStore for B {
             Bind::Int(now_ms),
         ];
         let changed = B::Db::execute(on(), &st.claim_nonce, binds).await?;
-        if table.in_record_store {
+        if parts.nonces_in_record_store {
             self.committed(false);
         }
         Ok(changed == 1)
@@ -571,7 +571,7 @@ async fn write<'a, B: SqlBackend, const N: usize>(
     sql: &'a str,
     binds: [Bind<'a>; N],
 ) -> Result<u64, sqlx::Error> {
-    let changed = B::Db::execute(On::Pool(store.writer()), sql, binds).await?;
+    let changed = B::Db::execute(store.writer(), sql, binds).await?;
     store.committed(false);
     Ok(changed)
 }
@@ -583,7 +583,7 @@ async fn write_returning<B: SqlBackend>(
     sql: &str,
     id: &str,
 ) -> Result<Option<u64>, StoreError> {
-    let row = B::Db::fetch_optional(On::Pool(store.writer()), sql, [Bind::Str(id)]).await?;
+    let row = B::Db::fetch_optional(store.writer(), sql, [Bind::Str(id)]).await?;
     store.committed(false);
     Ok(row.map(|r| r.int(0)).transpose()?.map(fault_rules::count))
 }
@@ -593,7 +593,7 @@ async fn get_credential<B: SqlBackend, T: serde::de::DeserializeOwned>(
     table: &CredentialSql,
     key: &str,
 ) -> Result<Option<T>, StoreError> {
-    let row = B::Db::fetch_optional(On::Pool(store.reader()), &table.get, [Bind::Str(key)]).await?;
+    let row = B::Db::fetch_optional(store.reader(), &table.get, [Bind::Str(key)]).await?;
     row.map(|r| decode_credential(table.what, &table.shown(key), r.str(0)?))
         .transpose()
 }
@@ -602,7 +602,7 @@ async fn list_credentials<B: SqlBackend, T: serde::de::DeserializeOwned>(
     store: &B,
     table: &CredentialSql,
 ) -> Result<Vec<T>, StoreError> {
-    let rows = B::Db::fetch_all(On::Pool(store.reader()), &table.list, []).await?;
+    let rows = B::Db::fetch_all(store.reader(), &table.list, []).await?;
     rows.iter()
         .map(|r| decode_credential(table.what, &table.shown(r.str(0)?), r.str(1)?))
         .collect()
