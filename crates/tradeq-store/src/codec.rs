@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 
 use tradeq_model::{Record, RecordKind, Timestamp, VersionStamp};
 
+use crate::sql::driver::Columns;
 use crate::StoreError;
 
 /// Reads a stored document back into a record. Documents were validated when they were
@@ -173,6 +174,16 @@ impl KindSpec {
     }
 }
 
+/// The index of `kind` in per-kind statement lists, which follow [`RecordKind::ALL`].
+pub(crate) fn kind_slot(kind: RecordKind) -> usize {
+    match kind {
+        RecordKind::AlipayTrade => 0,
+        RecordKind::KoubeiOrder => 1,
+        RecordKind::OnsiteTrade => 2,
+        RecordKind::OmniOrder => 3,
+    }
+}
+
 /// The SQL index of `KeyKind` in per-kind statement arrays.
 pub(crate) fn key_slot(key: tradeq_model::KeyKind) -> usize {
     match key {
@@ -184,26 +195,20 @@ pub(crate) fn key_slot(key: tradeq_model::KeyKind) -> usize {
 
 /// Reads an audit row of the shape `seq, at (epoch ms), kind, key, merchant, action,
 /// gmt_modified, version`.
-pub(crate) fn audit_row<R>(row: &R) -> Result<crate::AuditEntry, StoreError>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let kind_name: String = row.try_get(2)?;
-    let kind: RecordKind = kind_name
+pub(crate) fn audit_row(row: &impl Columns) -> Result<crate::AuditEntry, StoreError> {
+    let kind: RecordKind = row
+        .str(2)?
         .parse()
         .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))?;
-    let key: String = row.try_get(3)?;
-    let version = stamp_from_columns(kind, &key, row.try_get(6)?, row.try_get(7)?)?;
+    let key = row.string(3)?;
+    let version = stamp_from_columns(kind, &key, row.opt_int(6)?, row.int(7)?)?;
     Ok(crate::AuditEntry {
-        seq: row.try_get(0)?,
-        at: from_millis(row.try_get(1)?),
+        seq: row.int(0)?,
+        at: from_millis(row.int(1)?),
         kind,
         key,
-        merchant: row.try_get(4)?,
-        action: row.try_get(5)?,
+        merchant: row.string(4)?,
+        action: row.string(5)?,
         version,
     })
 }

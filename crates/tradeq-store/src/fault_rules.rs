@@ -43,8 +43,3 @@ pub(crate) fn times_column(times: Option<u64>) -> Option<i64> {
 pub(crate) fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
-
-/// Epoch milliseconds read back as a time.
-pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
-    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
-}

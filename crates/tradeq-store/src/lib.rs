@@ -35,6 +35,7 @@ pub mod memory_nonces;
 mod plan;
 pub mod postgres;
 mod record_cache;
+mod sql;
 pub mod sqlite;
 mod sqlite_reader;
 

@@ -4,6 +4,8 @@
 use tradeq_model::RecordKind;
 
 use crate::codec::KindSpec;
+use crate::sql::dialect::Dialect;
+use crate::sql::driver::Bind;
 
 /// The filters of a record listing. Every filter given must hold; a filter the kind has no
 /// field for matches nothing.
@@ -38,48 +40,17 @@ pub fn status_field(kind: RecordKind) -> &'static str {
     }
 }
 
-/// A bound value of a listing statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// The SQL dialect a statement is built for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
-impl Dialect {
-    fn placeholder(self, n: usize) -> String {
-        match self {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}"),
-        }
-    }
-
-    /// A document field as the expression the listing indexes were built on.
-    fn field(self, name: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("json_extract(doc, '$.{name}')"),
-            Dialect::Postgres => format!("(doc ->> '{name}')"),
-        }
-    }
-}
-
 /// `SELECT pk, doc … ORDER BY pk LIMIT n` for `query`, and its bound values in order.
 pub(crate) fn list_sql(
     kind: RecordKind,
     query: &RecordQuery,
     dialect: Dialect,
-) -> (String, Vec<Bind>) {
+) -> (String, Vec<Bind<'static>>) {
     let spec = KindSpec::of(kind);
     let pk = spec.pk;
     let mut conds: Vec<String> = Vec::new();
-    let mut binds: Vec<Bind> = Vec::new();
-    let mut push = |conds: &mut Vec<String>, expr: String, op: &str, bind: Bind| {
+    let mut binds: Vec<Bind<'static>> = Vec::new();
+    let mut push = |conds: &mut Vec<String>, expr: String, op: &str, bind: Bind<'static>| {
         binds.push(bind);
         conds.push(format!("{expr} {op} {}", dialect.placeholder(binds.len())));
     };

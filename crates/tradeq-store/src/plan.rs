@@ -13,7 +13,7 @@ use std::task::Poll;
 
 use tradeq_model::{Record, RecordKind, VersionStamp};
 
-use crate::codec::{decode_record, json_has_nul, stamp_from_columns, stamp_seconds};
+use crate::codec::{decode_record, json_has_nul, stamp_from_columns, stamp_seconds, AuditRow};
 use crate::{StoreError, WriteOutcome};
 
 /// A stored record row, as a batch needs it.
@@ -255,10 +255,14 @@ impl<'a> Batch<'a> {
             .collect()
     }
 
-    /// The audit rows in input order.
-    pub fn sorted_audit(&mut self) -> &[(usize, &'static str)] {
+    /// The audit rows of the accepted writes, in input order.
+    pub fn audit_rows(&mut self) -> Vec<AuditRow<'a>> {
         self.audit.sort_by_key(|&(i, _)| i);
-        &self.audit
+        let records = self.records;
+        self.audit
+            .iter()
+            .map(|&(i, action)| AuditRow::of(&records[i], action))
+            .collect()
     }
 }
 

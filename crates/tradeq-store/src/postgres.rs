@@ -7,34 +7,25 @@
 //! transactions: batches of several nodes never interleave, and audit sequence numbers become
 //! visible in order.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
 
-use tradeq_model::credentials::{AlipayApp, AppAuthToken, TopApp, TopSession};
 use tradeq_model::{KeyKind, Record, RecordKind};
 
-use crate::codec::{
-    audit_row, decode_credential, decode_record, encode_credential, key_slot, millis,
-    missing_parent, stamp_seconds, AuditRow, KindSpec,
-};
-use crate::fault_rules::{self, times_column};
-use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow, DELETED};
+use crate::codec::{decode_record, kind_slot, stamp_seconds, AuditRow, KindSpec};
+use crate::plan::{overlap, plan_kind, Batch, Holder, Lookup, StoredRow};
 use crate::record_cache::RecordCache;
-use crate::{
-    AuditEntry, FaultRuleRow, ImportCheckpoint, NewFaultRule, NonceStore, RecordQuery, Store,
-    StoreError, WriteOutcome,
-};
-use tradeq_model::lifecycle::{Advance, LifecycleState};
+use crate::sql::dialect::Dialect;
+use crate::sql::statements::Statements;
+use crate::sql::{SqlBackend, SqlParts, Written};
+use crate::StoreError;
 
 mod copy;
 pub mod epoch;
-mod records;
 
 use epoch::Epoch;
 
@@ -51,7 +42,8 @@ const LOCK_WRITERS: &str = "LOCK TABLE audit_log IN EXCLUSIVE MODE";
 /// records without a checkpoint. What such a crash takes back: the batches of the last three
 /// WAL writer delays (600 ms by default), which other sessions may already have read, and their
 /// audit sequence numbers, which may be handed out again. Every other write (admin, API,
-/// lifecycles) still commits synchronously.
+/// lifecycles) still commits synchronously, and so does the import's last step (clearing its
+/// checkpoint), which makes every batch before it durable before the importer reports.
 const IMPORT_COMMITS_ASYNC: &str = "SET LOCAL synchronous_commit = off";
 
 /// Appends audit rows from arrays, numbered in array order.
@@ -60,12 +52,6 @@ const AUDIT_INSERT: &str =
      SELECT kind, key, merchant, action, gmt, ver \
      FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) \
      WITH ORDINALITY AS u(kind, key, merchant, action, gmt, ver, ord) ORDER BY ord";
-
-/// Purge expired nonces every this many claims (per node).
-const NONCE_PURGE_EVERY: u64 = 1024;
-
-/// At most this many expired nonces are purged at once.
-const NONCE_PURGE_LIMIT: i64 = 10_000;
 
 /// Pool settings of [`PgStore`].
 #[derive(Debug, Clone)]
@@ -97,11 +83,10 @@ impl Default for PgOptions {
 
 /// The PostgreSQL store.
 pub struct PgStore {
-    pool: PgPool,
-    /// Statements per kind, in [`RecordKind::ALL`] order.
+    /// One pool for everything, the `used_nonce` table included.
+    parts: SqlParts<Postgres>,
+    /// The batch statements per kind, in [`RecordKind::ALL`] order.
     kinds: Vec<KindSql>,
-    /// Claims since start, to purge expired nonces now and then.
-    nonce_claims: AtomicU64,
     /// Decoded records, valid while the record epoch is unchanged.
     cache: Option<RecordCache<Arc<Epoch>>>,
     /// What the epoch poller last saw.
@@ -120,13 +105,9 @@ impl Drop for PgStore {
     }
 }
 
-/// The statements of one record kind, built once.
+/// The batch statements of one record kind, built once.
 struct KindSql {
     spec: KindSpec,
-    find: [Option<String>; 3],
-    get: String,
-    delete: String,
-    count: String,
     /// The stored rows of the batch's (primary key, gmt_modified, version) arrays (`$1..$3`)
     /// and the holders of its (merchant, `out_trade_no`) pairs (`$4`, `$5`) and (merchant,
     /// `short_trade_no`) pairs (`$6`, `$7`), tagged rows of one shape: one round trip per
@@ -145,11 +126,6 @@ impl KindSql {
     fn new(kind: RecordKind) -> KindSql {
         let spec = KindSpec::of(kind);
         let KindSpec { table, pk, .. } = spec;
-        let find = [KeyKind::Primary, KeyKind::OutTradeNo, KeyKind::ShortTradeNo].map(|k| {
-            spec.key_column(k).map(|col| {
-                format!("SELECT {pk}, doc::text FROM {table} WHERE merchant = $1 AND {col} = $2")
-            })
-        });
         // One statement, rows tagged by what they answer (0: stored row, 1: holder of an
         // out_trade_no, 2: holder of a short_trade_no), all of one shape.
         let secondary = spec.secondary_select("t.", "NULL::text");
@@ -212,12 +188,6 @@ impl KindSql {
         let copy = copy::CopySql::new(table, pk, &cols, &updates);
         KindSql {
             spec,
-            find,
-            get: format!("SELECT {pk}, doc::text FROM {table} WHERE {pk} = $1"),
-            delete: format!(
-                "DELETE FROM {table} WHERE {pk} = $1 RETURNING merchant, gmt_modified, version"
-            ),
-            count: format!("SELECT COUNT(*) FROM {table}"),
             lookup,
             delete_many: format!("DELETE FROM {table} WHERE {pk} = ANY($1::text[])"),
             insert,
@@ -267,9 +237,15 @@ impl PgStore {
             .is_some()
             .then(|| epoch::spawn_poller(&epoch, &connect));
         Ok(PgStore {
-            pool,
+            parts: SqlParts {
+                statements: Statements::new(Dialect::Postgres),
+                read: pool.clone(),
+                write: pool.clone(),
+                nonces: pool,
+                nonces_in_record_store: true,
+                nonce_claims: AtomicU64::new(0),
+            },
             kinds: RecordKind::ALL.into_iter().map(KindSql::new).collect(),
-            nonce_claims: AtomicU64::new(0),
             cache,
             epoch,
             poller,
@@ -289,33 +265,7 @@ impl PgStore {
     }
 
     fn sql(&self, kind: RecordKind) -> &KindSql {
-        let slot = match kind {
-            RecordKind::AlipayTrade => 0,
-            RecordKind::KoubeiOrder => 1,
-            RecordKind::OnsiteTrade => 2,
-            RecordKind::OmniOrder => 3,
-        };
-        &self.kinds[slot]
-    }
-
-    /// Appends audit rows in one statement.
-    async fn insert_audit(
-        conn: &mut sqlx::PgConnection,
-        rows: &[AuditRow<'_>],
-    ) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(AUDIT_INSERT)
-            .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.key).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.merchant).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.action).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.gmt_modified).collect::<Vec<_>>())
-            .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        &self.kinds[kind_slot(kind)]
     }
 
     /// Runs the batch lookup of one kind.
@@ -375,109 +325,10 @@ impl PgStore {
     }
 }
 
-impl PgStore {
-    async fn upsert_batch_with(
-        &self,
-        records: &[Record],
-        checkpoint: Option<&ImportCheckpoint>,
-    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        let mut batch = Batch::new(records);
-        if records.is_empty() {
-            if let Some(cp) = checkpoint {
-                let mut tx = self.pool.begin().await?;
-                put_checkpoint(&mut tx, cp).await?;
-                tx.commit().await?;
-            }
-            return Ok(Vec::new());
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(LOCK_WRITERS).execute(&mut *tx).await?;
-        if checkpoint.is_some() {
-            sqlx::query(IMPORT_COMMITS_ASYNC).execute(&mut *tx).await?;
-        }
-        let mut serialized = false;
-        for kind in batch.kinds() {
-            let sql = self.sql(kind);
-            let all = batch.of_kind(kind);
-            let lookup = Self::lookup(
-                &mut tx,
-                sql,
-                batch.stamped_keys(&all),
-                batch.out_pairs(&all),
-                batch.short_pairs(&all),
-            );
-            let looked = if serialized {
-                lookup.await?
-            } else {
-                serialized = true;
-                overlap(lookup, || batch.serialize()).await.0?
-            };
-            let idx = batch.pending(kind);
-            let plan = plan_kind(
-                &mut batch,
-                kind,
-                &idx,
-                looked.stored,
-                looked.outs,
-                looked.shorts,
-            );
-
-            if !plan.delete_first.is_empty() {
-                sqlx::query(&sql.delete_many)
-                    .bind(&plan.delete_first)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if plan.writes.is_empty() {
-                continue;
-            }
-            // Every document was serialized (and checked) during the lookup.
-            let docs = batch.take_docs(&plan.writes).map_err(|i| {
-                StoreError::Database(sqlx::Error::Protocol(format!(
-                    "internal: record {i} was planned without a checked document"
-                )))
-            })?;
-            let rs: Vec<&Record> = plan.writes.iter().map(|&i| &records[i]).collect();
-            if rs.len() >= self.copy_min_rows {
-                copy::write_records(&mut tx, sql, &rs, &docs, &plan.replaces).await?;
-                continue;
-            }
-            let mut fresh = (Vec::new(), Vec::new());
-            let mut replacing = (Vec::new(), Vec::new());
-            for ((r, doc), &replaces) in rs.into_iter().zip(docs).zip(&plan.replaces) {
-                let to = if replaces { &mut replacing } else { &mut fresh };
-                to.0.push(r);
-                to.1.push(doc);
-            }
-            for (statement, (rs, docs)) in [(&sql.insert, fresh), (&sql.upsert, replacing)] {
-                if !rs.is_empty() {
-                    write_rows(&mut tx, statement, sql.spec, &rs, docs).await?;
-                }
-            }
-        }
-        let audit: Vec<AuditRow<'_>> = batch
-            .sorted_audit()
-            .iter()
-            .map(|&(i, action)| AuditRow::of(&records[i], action))
-            .collect();
-        if audit.len() >= self.copy_min_rows {
-            copy::write_audit(&mut tx, &audit).await?;
-        } else {
-            Self::insert_audit(&mut tx, &audit).await?;
-        }
-        if let Some(cp) = checkpoint {
-            put_checkpoint(&mut tx, cp).await?;
-        }
-        tx.commit().await?;
-        self.epoch.wrote();
-        Ok(batch.finish())
-    }
-}
-
 /// Runs `statement` (a kind's `insert` or `upsert`) with `rs` and their `docs` bound as one
 /// array per column.
 async fn write_rows(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     statement: &str,
     spec: KindSpec,
     rs: &[&Record],
@@ -501,119 +352,54 @@ async fn write_rows(
     Ok(())
 }
 
-/// Writes an import checkpoint inside the batch's transaction.
-async fn put_checkpoint(
-    conn: &mut sqlx::PgConnection,
-    cp: &ImportCheckpoint,
-) -> Result<(), StoreError> {
-    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    sqlx::query(
-        "INSERT INTO import_checkpoint \
-         (file_id, kind, file_len, modified_ns, byte_offset, line) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (file_id, kind) DO UPDATE SET file_len = EXCLUDED.file_len, \
-         modified_ns = EXCLUDED.modified_ns, byte_offset = EXCLUDED.byte_offset, \
-         line = EXCLUDED.line",
-    )
-    .bind(&cp.file_id)
-    .bind(cp.kind.as_str())
-    .bind(int(cp.file_len))
-    .bind(cp.modified_ns)
-    .bind(int(cp.byte_offset))
-    .bind(int(cp.line))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
+impl SqlBackend for PgStore {
+    type Db = Postgres;
 
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
+    const NAME: &'static str = "postgres";
+
+    fn parts(&self) -> &SqlParts<Postgres> {
+        &self.parts
     }
 
-    async fn upsert_batch(
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.parts.write.begin().await?)
+    }
+
+    /// Takes the writers' lock ([`LOCK_WRITERS`]) first; an import batch commits lazily
+    /// ([`IMPORT_COMMITS_ASYNC`]).
+    async fn begin_records(
         &self,
-        records: &[Record],
-    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        self.upsert_batch_with(records, None).await
+        import: bool,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.parts.write.begin().await?;
+        sqlx::query(LOCK_WRITERS).execute(&mut *tx).await?;
+        if import {
+            sqlx::query(IMPORT_COMMITS_ASYNC).execute(&mut *tx).await?;
+        }
+        Ok(tx)
     }
 
-    async fn upsert_batch_checkpointed(
-        &self,
-        records: &[Record],
-        checkpoint: &ImportCheckpoint,
-    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        self.upsert_batch_with(records, Some(checkpoint)).await
+    /// Other nodes learn of record writes from the epoch the database bumps; this node's cache
+    /// stops serving at once.
+    fn committed(&self, records: bool) {
+        if records {
+            self.epoch.wrote();
+        }
     }
 
-    async fn import_checkpoint(
-        &self,
-        file_id: &str,
-        kind: RecordKind,
-    ) -> Result<Option<ImportCheckpoint>, StoreError> {
-        let row = sqlx::query(
-            "SELECT file_len, modified_ns, byte_offset, line FROM import_checkpoint \
-             WHERE file_id = $1 AND kind = $2",
-        )
-        .bind(file_id)
-        .bind(kind.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let uint = |v: i64| u64::try_from(v).unwrap_or(0);
-        row.map(|r| {
-            Ok(ImportCheckpoint {
-                file_id: file_id.to_string(),
-                kind,
-                file_len: uint(r.try_get(0)?),
-                modified_ns: r.try_get(1)?,
-                byte_offset: uint(r.try_get(2)?),
-                line: uint(r.try_get(3)?),
-            })
-        })
-        .transpose()
-    }
-
-    async fn clear_import_checkpoint(
-        &self,
-        file_id: &str,
-        kind: RecordKind,
-    ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM import_checkpoint WHERE file_id = $1 AND kind = $2")
-            .bind(file_id)
-            .bind(kind.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn find(
+    async fn find_record(
         &self,
         kind: RecordKind,
-        merchant: &str,
-        key: KeyKind,
-        value: &str,
-    ) -> Result<Option<Record>, StoreError> {
-        Ok(self
-            .find_shared(kind, merchant, key, value)
-            .await?
-            .map(Arc::unwrap_or_clone))
-    }
-
-    async fn find_shared(
-        &self,
-        kind: RecordKind,
+        sql: &str,
         merchant: &str,
         key: KeyKind,
         value: &str,
     ) -> Result<Option<Arc<Record>>, StoreError> {
-        let Some(sql) = &self.sql(kind).find[key_slot(key)] else {
-            return Ok(None);
-        };
         let read = || async {
             let row = sqlx::query(sql)
                 .bind(merchant)
                 .bind(value)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.parts.read)
                 .await?;
             match row {
                 Some(row) => {
@@ -630,450 +416,108 @@ impl Store for PgStore {
         }
     }
 
-    async fn get(&self, kind: RecordKind, primary_key: &str) -> Result<Option<Record>, StoreError> {
-        let row = sqlx::query(&self.sql(kind).get)
-            .bind(primary_key)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(row) => {
-                let doc: &str = row.try_get(1)?;
-                decode_record(kind, primary_key, doc).map(Some)
+    /// Every document is serialized (and checked) while the first lookup is in the database.
+    async fn write_records(
+        &self,
+        conn: &mut PgConnection,
+        batch: &mut Batch<'_>,
+    ) -> Result<Written, StoreError> {
+        let records = batch.records;
+        let mut serialized = false;
+        for kind in batch.kinds() {
+            let sql = self.sql(kind);
+            let all = batch.of_kind(kind);
+            let lookup = Self::lookup(
+                conn,
+                sql,
+                batch.stamped_keys(&all),
+                batch.out_pairs(&all),
+                batch.short_pairs(&all),
+            );
+            let looked = if serialized {
+                lookup.await?
+            } else {
+                serialized = true;
+                overlap(lookup, || batch.serialize()).await.0?
+            };
+            let idx = batch.pending(kind);
+            let plan = plan_kind(batch, kind, &idx, looked.stored, looked.outs, looked.shorts);
+
+            if !plan.delete_first.is_empty() {
+                sqlx::query(&sql.delete_many)
+                    .bind(&plan.delete_first)
+                    .execute(&mut *conn)
+                    .await?;
             }
-            None => Ok(None),
+            if plan.writes.is_empty() {
+                continue;
+            }
+            // Every document was serialized (and checked) during the lookup.
+            let docs = batch.take_docs(&plan.writes).map_err(|i| {
+                StoreError::Database(sqlx::Error::Protocol(format!(
+                    "internal: record {i} was planned without a checked document"
+                )))
+            })?;
+            let rs: Vec<&Record> = plan.writes.iter().map(|&i| &records[i]).collect();
+            if rs.len() >= self.copy_min_rows {
+                copy::write_records(conn, sql, &rs, &docs, &plan.replaces).await?;
+                continue;
+            }
+            let mut fresh = (Vec::new(), Vec::new());
+            let mut replacing = (Vec::new(), Vec::new());
+            for ((r, doc), &replaces) in rs.into_iter().zip(docs).zip(&plan.replaces) {
+                let to = if replaces { &mut replacing } else { &mut fresh };
+                to.0.push(r);
+                to.1.push(doc);
+            }
+            for (statement, (rs, docs)) in [(&sql.insert, fresh), (&sql.upsert, replacing)] {
+                if !rs.is_empty() {
+                    write_rows(conn, statement, sql.spec, &rs, docs).await?;
+                }
+            }
         }
+        Ok(Written::Done)
     }
 
-    async fn delete(&self, kind: RecordKind, primary_key: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(LOCK_WRITERS).execute(&mut *tx).await?;
-        let row = sqlx::query(&self.sql(kind).delete)
-            .bind(primary_key)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Ok(false);
-        };
-        let merchant: String = row.try_get(0)?;
-        let audit = AuditRow {
-            kind: kind.as_str(),
-            key: primary_key,
-            merchant: &merchant,
-            action: DELETED,
-            gmt_modified: row.try_get(1)?,
-            version: row.try_get(2)?,
-        };
-        Self::insert_audit(&mut tx, &[audit]).await?;
-        sqlx::query("DELETE FROM record_lifecycle WHERE kind = $1 AND key = $2")
-            .bind(kind.as_str())
-            .bind(primary_key)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        self.epoch.wrote();
-        Ok(true)
-    }
-
-    async fn count(&self, kind: RecordKind) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(&self.sql(kind).count)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    async fn audit_since(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, (EXTRACT(EPOCH FROM at) * 1000)::bigint, kind, key, merchant, action, \
-             gmt_modified, version FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(audit_row).collect()
-    }
-
-    async fn put_alipay_app(&self, app: &AlipayApp) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO alipay_app (app_id, merchant_pid, doc) VALUES ($1, $2, $3::jsonb) \
-             ON CONFLICT (app_id) DO UPDATE SET merchant_pid = EXCLUDED.merchant_pid, \
-             doc = EXCLUDED.doc",
-        )
-        .bind(&app.app_id)
-        .bind(&app.merchant_pid)
-        .bind(encode_credential(app)?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn get_alipay_app(&self, app_id: &str) -> Result<Option<AlipayApp>, StoreError> {
-        let doc: Option<String> =
-            sqlx::query_scalar("SELECT doc::text FROM alipay_app WHERE app_id = $1")
-                .bind(app_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        doc.map(|d| decode_credential("Alipay app", app_id, &d))
-            .transpose()
-    }
-
-    async fn list_alipay_apps(&self) -> Result<Vec<AlipayApp>, StoreError> {
-        list(
-            &self.pool,
-            "SELECT app_id, doc::text FROM alipay_app ORDER BY app_id",
-            "Alipay app",
-            false,
-        )
-        .await
-    }
-
-    async fn delete_alipay_app(&self, app_id: &str) -> Result<bool, StoreError> {
-        // The tokens go by ON DELETE CASCADE.
-        let done = sqlx::query("DELETE FROM alipay_app WHERE app_id = $1")
-            .bind(app_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn put_app_auth_token(&self, token: &AppAuthToken) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO app_auth_token (token, app_id, merchant_pid, doc) \
-             VALUES ($1, $2, $3, $4::jsonb) \
-             ON CONFLICT (token) DO UPDATE SET app_id = EXCLUDED.app_id, \
-             merchant_pid = EXCLUDED.merchant_pid, doc = EXCLUDED.doc",
-        )
-        .bind(&token.token)
-        .bind(&token.app_id)
-        .bind(&token.merchant_pid)
-        .bind(encode_credential(token)?)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| missing_parent(e, "Alipay app", &token.app_id))?;
-        Ok(())
-    }
-
-    async fn get_app_auth_token(&self, token: &str) -> Result<Option<AppAuthToken>, StoreError> {
-        let doc: Option<String> =
-            sqlx::query_scalar("SELECT doc::text FROM app_auth_token WHERE token = $1")
-                .bind(token)
-                .fetch_optional(&self.pool)
-                .await?;
-        doc.map(|d| decode_credential("app auth token", &redact(token), &d))
-            .transpose()
-    }
-
-    async fn list_app_auth_tokens(&self) -> Result<Vec<AppAuthToken>, StoreError> {
-        list(
-            &self.pool,
-            "SELECT token, doc::text FROM app_auth_token ORDER BY token",
-            "app auth token",
-            true,
-        )
-        .await
-    }
-
-    async fn delete_app_auth_token(&self, token: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM app_auth_token WHERE token = $1")
-            .bind(token)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn put_top_app(&self, app: &TopApp) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO top_app (app_key, merchant_id, doc) VALUES ($1, $2, $3::jsonb) \
-             ON CONFLICT (app_key) DO UPDATE SET merchant_id = EXCLUDED.merchant_id, \
-             doc = EXCLUDED.doc",
-        )
-        .bind(&app.app_key)
-        .bind(&app.merchant_id)
-        .bind(encode_credential(app)?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn get_top_app(&self, app_key: &str) -> Result<Option<TopApp>, StoreError> {
-        let doc: Option<String> =
-            sqlx::query_scalar("SELECT doc::text FROM top_app WHERE app_key = $1")
-                .bind(app_key)
-                .fetch_optional(&self.pool)
-                .await?;
-        doc.map(|d| decode_credential("TOP app", app_key, &d))
-            .transpose()
-    }
-
-    async fn list_top_apps(&self) -> Result<Vec<TopApp>, StoreError> {
-        list(
-            &self.pool,
-            "SELECT app_key, doc::text FROM top_app ORDER BY app_key",
-            "TOP app",
-            false,
-        )
-        .await
-    }
-
-    async fn delete_top_app(&self, app_key: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM top_app WHERE app_key = $1")
-            .bind(app_key)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn put_top_session(&self, session: &TopSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO top_session (session, app_key, merchant_id, doc) \
-             VALUES ($1, $2, $3, $4::jsonb) \
-             ON CONFLICT (session) DO UPDATE SET app_key = EXCLUDED.app_key, \
-             merchant_id = EXCLUDED.merchant_id, doc = EXCLUDED.doc",
-        )
-        .bind(&session.session)
-        .bind(&session.app_key)
-        .bind(&session.merchant_id)
-        .bind(encode_credential(session)?)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| missing_parent(e, "TOP app", &session.app_key))?;
-        Ok(())
-    }
-
-    async fn get_top_session(&self, session: &str) -> Result<Option<TopSession>, StoreError> {
-        let doc: Option<String> =
-            sqlx::query_scalar("SELECT doc::text FROM top_session WHERE session = $1")
-                .bind(session)
-                .fetch_optional(&self.pool)
-                .await?;
-        doc.map(|d| decode_credential("TOP session", &redact(session), &d))
-            .transpose()
-    }
-
-    async fn list_top_sessions(&self) -> Result<Vec<TopSession>, StoreError> {
-        list(
-            &self.pool,
-            "SELECT session, doc::text FROM top_session ORDER BY session",
-            "TOP session",
-            true,
-        )
-        .await
-    }
-
-    async fn delete_top_session(&self, session: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM top_session WHERE session = $1")
-            .bind(session)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn list_records(
+    /// In one statement, or streamed with `COPY` from [`PgOptions::copy_min_rows`] rows on.
+    /// The database stamps the rows (`at` is the transaction's start).
+    async fn insert_audit(
         &self,
-        kind: RecordKind,
-        query: &RecordQuery,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.list_records_pg(kind, query).await
-    }
-
-    async fn get_lifecycle(
-        &self,
-        kind: RecordKind,
-        primary_key: &str,
-    ) -> Result<Option<LifecycleState>, StoreError> {
-        self.get_lifecycle_pg(kind, primary_key).await
-    }
-
-    async fn put_lifecycles(
-        &self,
-        states: &[(RecordKind, String, LifecycleState)],
+        conn: &mut PgConnection,
+        _at: i64,
+        rows: &[AuditRow<'_>],
     ) -> Result<(), StoreError> {
-        self.put_lifecycles_pg(states).await
-    }
-
-    async fn remove_lifecycles(&self, kind: RecordKind, keys: &[String]) -> Result<(), StoreError> {
-        self.remove_lifecycles_pg(kind, keys).await
-    }
-
-    async fn advance_lifecycle(
-        &self,
-        kind: RecordKind,
-        primary_key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Advance>, StoreError> {
-        self.advance_lifecycle_pg(kind, primary_key, now).await
-    }
-
-    async fn clear_records(&self) -> Result<u64, StoreError> {
-        self.clear_records_pg().await
-    }
-
-    async fn clear_credentials(&self) -> Result<(), StoreError> {
-        self.clear_credentials_pg().await
-    }
-
-    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn put_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn insert_fault_rule(&self, rule: &NewFaultRule) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO fault_rule (id, created_at, times, doc) VALUES ($1, $2, $3, $4)")
-            .bind(&rule.id)
-            .bind(millis(rule.created_at))
-            .bind(times_column(rule.times))
-            .bind(&rule.doc)
-            .execute(&self.pool)
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if rows.len() >= self.copy_min_rows {
+            return copy::write_audit(conn, rows).await;
+        }
+        sqlx::query(AUDIT_INSERT)
+            .bind(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.key).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.merchant).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.action).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.gmt_modified).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
 
-    async fn list_fault_rules(&self) -> Result<Vec<FaultRuleRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, created_at, times, matched, hits, doc FROM fault_rule ORDER BY seq",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FaultRuleRow {
-                    id: r.try_get(0)?,
-                    created_at: fault_rules::from_millis(r.try_get(1)?),
-                    times: r.try_get::<Option<i64>, _>(2)?.map(fault_rules::count),
-                    matched: fault_rules::count(r.try_get(3)?),
-                    hits: fault_rules::count(r.try_get(4)?),
-                    doc: r.try_get(5)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn delete_fault_rule(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM fault_rule WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
+    async fn delete_lifecycles(&self, kind: RecordKind, keys: &[String]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM record_lifecycle WHERE kind = $1 AND key = ANY($2::text[])")
+            .bind(kind.as_str())
+            .bind(keys)
+            .execute(&self.parts.write)
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(())
     }
 
-    async fn clear_fault_rules(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM fault_rule")
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn count_fault_match(&self, id: &str) -> Result<Option<u64>, StoreError> {
-        let n: Option<i64> = sqlx::query_scalar(
-            "UPDATE fault_rule SET matched = matched + 1 WHERE id = $1 RETURNING matched",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(n.map(fault_rules::count))
-    }
-
-    async fn claim_fault_hit(&self, id: &str) -> Result<Option<u64>, StoreError> {
-        let hits: Option<i64> = sqlx::query_scalar(
-            "UPDATE fault_rule SET hits = hits + 1 \
-             WHERE id = $1 AND (times IS NULL OR hits < times) RETURNING hits",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(hits.map(fault_rules::count))
-    }
-
-    async fn close(&self) {
+    async fn shut_down(&self) {
         if let Some(poller) = &self.poller {
             poller.abort();
         }
-        self.pool.close().await;
+        self.parts.write.close().await;
     }
-
-    fn nonce_store(self: Arc<Self>) -> Arc<dyn NonceStore> {
-        self
-    }
-}
-
-#[async_trait]
-impl NonceStore for PgStore {
-    async fn claim(
-        &self,
-        app_id: &str,
-        nonce: &str,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let now_ms = millis(now);
-        if self
-            .nonce_claims
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(NONCE_PURGE_EVERY)
-        {
-            sqlx::query(
-                "DELETE FROM used_nonce WHERE ctid = ANY(ARRAY(\
-                 SELECT ctid FROM used_nonce WHERE expires_at <= $1 LIMIT $2))",
-            )
-            .bind(now_ms)
-            .bind(NONCE_PURGE_LIMIT)
-            .execute(&self.pool)
-            .await?;
-        }
-        // Inserted, or an expired row reclaimed: one row. A live row: none. The statement is
-        // atomic, so two nodes racing on one nonce cannot both see one row.
-        let done = sqlx::query(
-            "INSERT INTO used_nonce (app_id, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (app_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-             WHERE used_nonce.expires_at <= $4",
-        )
-        .bind(app_id)
-        .bind(nonce)
-        .bind(millis(expires_at))
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-}
-
-/// Lists credentials of one table as `(key, doc)` rows.
-async fn list<T: serde::de::DeserializeOwned>(
-    pool: &PgPool,
-    sql: &'static str,
-    what: &str,
-    secret_key: bool,
-) -> Result<Vec<T>, StoreError> {
-    let rows = sqlx::query(sql).fetch_all(pool).await?;
-    rows.iter()
-        .map(|row| {
-            let key: &str = row.try_get(0)?;
-            let doc: &str = row.try_get(1)?;
-            let shown = if secret_key {
-                redact(key)
-            } else {
-                key.to_string()
-            };
-            decode_credential(what, &shown, doc)
-        })
-        .collect()
-}
-
-/// Tokens and sessions are secrets: an error names only their first characters.
-fn redact(secret: &str) -> String {
-    tradeq_model::credentials::redact(secret)
 }
