@@ -12,8 +12,8 @@
 # process and not counted. Cases (BENCH_INSTR_CASES, default "warm cold miss"):
 #   warm  default record cache; the N requests were sent once before: every lookup is a hit.
 #   cold  record_cache_entries = 0: every lookup reads SQLite and decodes the stored document.
-#   miss  default record cache, full of 20,000 other trades asked before: every lookup misses,
-#         reads, decodes, and its record is inserted (evicting another).
+#   miss  default record cache, full of BENCH_INSTR_OTHERS (20,000) other trades asked before:
+#         every lookup misses, reads, decodes, and its record is inserted (evicting another).
 # One request at a time is not wrk's 32 connections (no batching of wake-ups), so the counts are
 # for comparing builds, not for dividing a core's speed by. Annotated profiles (inclusive, per
 # function) go to RESULTS_DIR/callgrind-top-CASE.txt.
@@ -24,7 +24,7 @@ build_tradeq
 
 NTRADES="${BENCH_V2_TRADES:-100000}"
 N="${BENCH_INSTR_N:-2000}"
-OTHERS=20000
+OTHERS="${BENCH_INSTR_OTHERS:-20000}"
 CASES="${BENCH_INSTR_CASES:-warm cold miss}"
 PORT=$((BASE_PORT + 60))
 URL="http://127.0.0.1:$PORT"
@@ -39,7 +39,7 @@ stop_vg() {
     fi
     VG_PID=
 }
-trap stop_vg EXIT INT TERM
+trap 'stop_vg; stop_server' EXIT INT TERM
 
 start_vg() { # CONFIG
     port_free "$PORT" || die "port $PORT is in use"
@@ -64,11 +64,12 @@ ALIPAY=$(gen_file alipay-trade "$NTRADES")
 printf 'top_timestamp_window_secs = 86400\n' >"$D/default.toml"
 printf 'top_timestamp_window_secs = 86400\nrecord_cache_entries = 0\n' >"$D/off.toml"
 
-# Requests: N measured ones, then OTHERS more (distinct trades, random order).
-start_vg "$D/default.toml"
+# Requests: N measured ones, then OTHERS more (distinct trades, random order). The first start
+# creates the demo credentials (RSA key generation, far too slow under valgrind): natively.
+start_server "$D/data" "$PORT" "$SERVER_CPUS" --config "$D/default.toml"
 presign top "$D/data/demo-credentials.json" "$ALIPAY" "$D/all.txt" --count $((N + OTHERS)) \
     --method edi --format json --spread
-stop_vg
+stop_server
 head -n "$N" "$D/all.txt" >"$D/measured.txt"
 tail -n +"$((N + 1))" "$D/all.txt" >"$D/others.txt"
 
@@ -87,10 +88,10 @@ for case in $CASES; do
     presign replay "$URL" "$D/measured.txt" --n "$N" --check '"trade_no"' >/dev/null
     callgrind_control -d "$VG_PID" >/dev/null
     sleep 1
-    out=$(ls -t "$D"/cg.*.* 2>/dev/null | head -n 1)
+    out=$(ls -t "$D"/cg.*.* 2>/dev/null | sed -n 1p)
     [ -n "$out" ] || die "callgrind wrote no dump"
     total=$(awk '/^(summary|totals):/ {print $2; exit}' "$out")
-    callgrind_annotate --inclusive=yes "$out" 2>/dev/null | head -n 80 >"$RESULTS_DIR/callgrind-top-$case.txt"
+    callgrind_annotate --inclusive=yes "$out" >"$RESULTS_DIR/callgrind-top-$case.txt" 2>/dev/null || true
     cp "$out" "$RESULTS_DIR/callgrind-top-$case.out"
     stop_vg
     per=$(awk -v t="$total" -v n="$N" 'BEGIN{printf "%d", t / n}')
