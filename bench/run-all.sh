@@ -3,13 +3,15 @@
 #
 #   bash bench/run-all.sh
 #
-# Takes about 20 minutes on the 2-core reference machine (more with BENCH_SIZES including
+# Takes about 40 minutes on the 2-core reference machine (more with BENCH_SIZES including
 # 10000000, or when it has to wait for the machine to become quiet). Knobs (environment):
 #   BENCH_PEAK_SECS, BENCH_LAT_SECS, BENCH_WARM_SECS  run lengths (15, 15, 3)
 #   BENCH_CONNS, BENCH_LAT_CONNS                      connections (32 closed loop, 16 paced)
 #   BENCH_SIZES                                       store sizes ("10000 1000000")
 #   BENCH_SIZE_BACKENDS                               stores measured by size ("sqlite postgres";
 #                                                     "sqlite" when BENCH_PG is "")
+#   BENCH_TOP_WORKING_SETS, BENCH_CURVE_MODES         TOP curve points ("1000 10000 100000 1000000",
+#                                                     "warm cold default")
 #   BENCH_MAX_LOAD, BENCH_MAX_WAIT_SECS               wait for 1-min load < 0.5, at most 900 s in all
 #   BENCH_NICE                                        priority of every benchmark process (e.g. -15,
 #                                                     root; run under `setsid`): for a shared host
@@ -43,7 +45,7 @@ cat "$RESULTS_DIR/machine.txt"
 if [ -n "${BENCH_PG-postgres://postgres@127.0.0.1:5432}" ]; then
     export BENCH_SIZE_BACKENDS="${BENCH_SIZE_BACKENDS:-sqlite postgres}"
 fi
-for script in rsa-ceiling alipay-v2 alipay-v3 top import store-size; do
+for script in rsa-ceiling alipay-v2 alipay-v3 top top-curve import store-size; do
     log "=== $script"
     bash "$BENCH_DIR/$script.sh"
 done

@@ -77,6 +77,17 @@ def main():
                 f"| {t['ratio_pct']} % of nginx ({n(t['nginx_rps'])}/s) best/best"
                 + (f"; paired median {t['paired_median_pct']} % ({t['paired_ratios_pct']})" if t.get("paired_median_pct") else "")
                 + f" | ≥ 50 % | {verdict(t.get('paired_median_pct') or t['ratio_pct'], 50)} |")
+    curve = sorted((r for k, r in rows.items() if k[0] == "top-curve"),
+                   key=lambda r: (r["format"], int(r["records"]), r["method"]))
+    for r in curve:
+        target = "≥ 50 %" if r["method"] == "default" and int(r["records"]) >= 50000 else "(info)"
+        add(f"| TOP EDI {r['format']}, {n(r['records'])} distinct trades, {r['method']} "
+            f"(record cache {n(r['record_cache_entries'])}) | {n(r['tradeq_rps'])} answers/s "
+            f"| {r['ratio_pct']} % of nginx ({n(r['nginx_rps'])}/s) best/best; paired median "
+            f"{r['paired_median_pct']} % ({r['paired_ratios_pct']}) | {target} "
+            f"| {verdict(r['paired_median_pct'], 50) if target != '(info)' else ''} |")
+    for r in sorted((r for k, r in rows.items() if k[0] == "top-instructions"), key=lambda r: r["method"]):
+        add(f"| TOP EDI JSON instructions per answer, {r['method']} (callgrind) | {n(r['per_answer'])} | | | |")
     imp = rows.get(("import", None, None, None))
     if imp:
         add(f"| import {n(imp['count'])} alipay trades into SQLite | {n(imp['sqlite_rps'])} records/s "

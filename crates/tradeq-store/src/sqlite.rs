@@ -447,10 +447,9 @@ impl SqlBackend for SqliteStore {
     ) -> Result<Option<Arc<Record>>, StoreError> {
         if let Some(fast) = &self.fast {
             let read = || async {
-                match fast.first_row(sql, &[merchant, value])? {
-                    Some((pk, doc)) => decode_record(kind, &pk, &doc).map(|r| Some(Arc::new(r))),
-                    None => Ok(None),
-                }
+                fast.first_row(sql, &[merchant, value], |pk, doc| {
+                    decode_record(kind, pk, doc).map(Arc::new)
+                })
             };
             return match &self.cache {
                 Some(cache) => cache.find((kind, key, merchant, value), read).await,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::StoreError;
 
@@ -75,24 +75,35 @@ impl FastReader {
         Ok(conn)
     }
 
-    /// Runs a query binding `params` and returns the first row's first two text columns.
-    pub(crate) fn first_row(
+    /// Runs a query binding `params` and hands the first row's first two text columns to
+    /// `decode` as they sit in SQLite's row buffer: the document is read in place, never copied
+    /// into a `String` first.
+    pub(crate) fn first_row<T>(
         &self,
         sql: &str,
         params: &[&str],
-    ) -> Result<Option<(String, String)>, StoreError> {
+        decode: impl FnOnce(&str, &str) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
         let conn = match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             Some(c) => c,
             None => self.open()?,
         };
         let result = (|| {
-            let mut stmt = conn.prepare_cached(sql)?;
-            stmt.query_row(rusqlite::params_from_iter(params.iter()), |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })
-            .optional()
-        })()
-        .map_err(reader_error);
+            let mut stmt = conn.prepare_cached(sql).map_err(reader_error)?;
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(params.iter()))
+                .map_err(reader_error)?;
+            let Some(row) = rows.next().map_err(reader_error)? else {
+                return Ok(None);
+            };
+            let text = |i: usize| {
+                row.get_ref(i)
+                    .map_err(reader_error)?
+                    .as_str()
+                    .map_err(|e| StoreError::Reader(e.to_string()))
+            };
+            decode(text(0)?, text(1)?).map(Some)
+        })();
         if let Ok(mut idle) = self.idle.lock() {
             if idle.len() < POOL_SIZE {
                 idle.push(conn);
@@ -126,11 +137,12 @@ mod tests {
             .unwrap();
         assert_eq!(u64::try_from(mapped).unwrap(), MMAP_BYTES);
         let sql = "SELECT k, doc FROM t WHERE k = ?1";
+        let owned = |k: &str, doc: &str| Ok((k.to_string(), doc.to_string()));
         assert_eq!(
-            reader.first_row(sql, &["a"]).unwrap(),
+            reader.first_row(sql, &["a"], owned).unwrap(),
             Some(("a".to_string(), r#"{"x":1}"#.to_string()))
         );
-        assert_eq!(reader.first_row(sql, &["b"]).unwrap(), None);
+        assert_eq!(reader.first_row(sql, &["b"], owned).unwrap(), None);
     }
 
     #[test]
@@ -152,7 +164,7 @@ mod tests {
             .unwrap();
         let reader = FastReader::new(&path);
         let started = std::time::Instant::now();
-        let result = reader.first_row("SELECT k, doc FROM t WHERE k = ?1", &["a"]);
+        let result = reader.first_row("SELECT k, doc FROM t WHERE k = ?1", &["a"], |_, _| Ok(()));
         let took = started.elapsed();
         let err = result.unwrap_err().to_string();
         assert!(err.contains("locked"), "{err}");

@@ -1,0 +1,56 @@
+# The nginx baseline of the TOP benchmarks. Source it after lib/common.sh, with D (scratch dir)
+# and NGINX_PORT set.
+#
+# start_nginx FILE CTYPE: nginx (1 worker) on SERVER_CPUS serving FILE as /router/rest with
+# content type CTYPE, to GET and POST alike (the static module answers POST with 405, turned into
+# the file by `error_page 405 =200`). stop_nginx stops it.
+NGINX_PID=
+start_nginx() {
+    local root=$1 ctype=$2
+    local dir="$D/nginx"
+    rm -rf "$dir"
+    mkdir -p "$dir/tmp" "$dir/www/router"
+    cp "$root" "$dir/www/router/rest"
+    port_free "$NGINX_PORT" || die "port $NGINX_PORT is in use"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  open_file_cache max=16 inactive=300s;
+  open_file_cache_valid 300s;
+  client_body_temp_path $dir/tmp;
+  proxy_temp_path $dir/tmp;
+  fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp;
+  scgi_temp_path $dir/tmp;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $dir/www;
+    location = /router/rest {
+      default_type "$ctype";
+      # The requests are POSTs with a form body; the static module answers POST with 405.
+      error_page 405 =200 \$uri;
+    }
+  }
+}
+EOF
+    taskset -c "$SERVER_CPUS" nginx -c "$dir/nginx.conf" -p "$dir" &
+    NGINX_PID=$!
+    wait_port "$NGINX_PORT" || die "nginx did not start: $(cat "$dir/error.log")"
+}
+stop_nginx() {
+    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        kill "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
+    NGINX_PID=
+}
