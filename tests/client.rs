@@ -158,10 +158,10 @@ async fn alipay_v2_keys_charsets_sign_types_and_encryption() {
     let one_line =
         |pem: &str| -> String { pem.lines().filter(|l| !l.starts_with("-----")).collect() };
     for private in [
-        a.app_private_key_pkcs1_pem.clone().unwrap(),
-        a.app_private_key_pkcs8_pem.clone().unwrap(),
-        one_line(a.app_private_key_pkcs1_pem.as_deref().unwrap()),
-        one_line(a.app_private_key_pkcs8_pem.as_deref().unwrap()),
+        a.private_key.app_private_key_pkcs1_pem.clone().unwrap(),
+        a.private_key.app_private_key_pkcs8_pem.clone().unwrap(),
+        one_line(a.private_key.app_private_key_pkcs1_pem.as_deref().unwrap()),
+        one_line(a.private_key.app_private_key_pkcs8_pem.as_deref().unwrap()),
     ] {
         let mut cfg = alipay(&server);
         cfg.app_private_key = private;
@@ -969,7 +969,7 @@ async fn alipay_cert_mode_v2_v3_refusals_and_rotation() {
 
     // An app certificate the server never issued for this app (same key, self-signed).
     let key = tradeq_wire::alipay::keys::parse_private_key(
-        cm.app_private_key_pkcs8_pem.as_deref().unwrap(),
+        cm.private_key.app_private_key_pkcs8_pem.as_deref().unwrap(),
     )
     .unwrap();
     let mut name = openssl::x509::X509NameBuilder::new().unwrap();

@@ -166,7 +166,7 @@ async fn each_front_door_records_under_the_id_its_answer_carries() {
         .v2(h.v2_form(&biz(TRADE_NO), SignType::Rsa2, SignType::Rsa2, &now_gmt8()))
         .await;
     assert_eq!(v2.json()["alipay_trade_query_response"]["code"], "10000");
-    let e = h.entry(&v2.header("trace_id")).await;
+    let e = h.entry(v2.header("trace_id")).await;
     assert_eq!(e["front_door"], "alipay_v2");
     assert_eq!(e["method"], "alipay.trade.query");
     assert_eq!(e["app"], h.creds.alipay.app_id.as_str());
@@ -213,7 +213,7 @@ async fn each_front_door_records_under_the_id_its_answer_carries() {
 
     let v3 = h.v3(&biz(TRADE_NO)).await;
     assert_eq!(v3.status, StatusCode::OK);
-    let e = h.entry(&v3.header("alipay-trace-id")).await;
+    let e = h.entry(v3.header("alipay-trace-id")).await;
     assert_eq!(e["front_door"], "alipay_v3");
     assert_eq!(e["params"]["trade_no"], TRADE_NO);
     assert_eq!(e["verification"], "verified");
@@ -418,7 +418,7 @@ async fn refused_signatures_and_timestamps_are_diagnosed() {
         .unwrap_or_default()
         .to_string();
     assert!(!sub_msg.contains("tradeq:"), "{sub_msg}");
-    let e = h.entry(&a.header("trace_id")).await;
+    let e = h.entry(a.header("trace_id")).await;
     assert_eq!(e["outcome"], "error");
     assert_eq!(e["sub_code"], "isv.invalid-signature");
     assert_eq!(e["verification"], "failed");
