@@ -113,24 +113,12 @@ for fmt in $FORMATS; do
             start_nginx "$D/$fmt.static" "$ctype"
             run_wrk "$name-warm" "$URL" "$D/ws.txt" cycle 0 "$check" "$warm_secs" "$CONNS" >/dev/null
             run_wrk "$name-nginx-warm" "$NGINX_URL" "$D/ws-nginx.txt" cycle 0 "$check" "$WARM_SECS" "$CONNS" >/dev/null
-            best_t=0 best_n=0 pairs=""
-            for r in $(seq 1 "$REPS"); do
-                t=$(run_wrk "$name-$r" "$URL" "$D/ws.txt" cycle 0 "$check" "$PEAK_SECS" "$CONNS")
-                check_clean "$name-$r" "$t" || die "$name had errors"
-                n=$(run_wrk "$name-nginx-$r" "$NGINX_URL" "$D/ws-nginx.txt" cycle 0 "$check" "$PEAK_SECS" "$CONNS")
-                check_clean "$name-nginx-$r" "$n" || die "$name nginx baseline had errors"
-                log "$name round $r: tradeq $(field "$t" rps)/s (cpu $(field "$t" server_cpu)/$(field "$t" client_cpu)), nginx $(field "$n" rps)/s (cpu $(field "$n" server_cpu)/$(field "$n" client_cpu))"
-                pairs="$pairs $(ratio "$(field "$t" rps)" "$(field "$n" rps)")"
-                if awk -v a="$(field "$t" rps)" -v b="$best_t" 'BEGIN{exit !(a > b)}'; then best_t=$(field "$t" rps); fi
-                if awk -v a="$(field "$n" rps)" -v b="$best_n" 'BEGIN{exit !(a > b)}'; then best_n=$(field "$n" rps); fi
-            done
+            alternate_rounds "$name" "$D/ws.txt" "$D/ws-nginx.txt" "$check"
             stop_nginx
             # Anonymous resident memory (not the mapped database) after the rounds: with the
             # warm cache full, (warm - cold) / W is about what a cached record costs.
             rss_mb=$(awk '/^RssAnon:/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER_PID/status" 2>/dev/null || echo n/a)
             stop_server
-            paired=$(tr ' ' '\n' <<<"$pairs" | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {
-                if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
             record bench=top-curve method="$mode" format="$fmt" records="$w" store_records="$NTRADES" \
                 record_cache_entries="$entries" load="$load" answer_bytes="${SIZE[$fmt]}" rss_mb="$rss_mb" \
                 tradeq_rps="$best_t" nginx_rps="$best_n" ratio_pct="$(ratio "$best_t" "$best_n")" \

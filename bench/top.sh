@@ -77,20 +77,8 @@ for method in ${BENCH_TOP_METHODS:-edi xlife}; do
         # Warm both, then alternate rounds.
         run_wrk "$name-warm" "$URL" "$D/$name.txt" cycle 0 "$check" "$WARM_SECS" "$CONNS" >/dev/null
         run_wrk "$name-nginx-warm" "$NGINX_URL" "$D/$name.txt" cycle 0 "$check" "$WARM_SECS" "$CONNS" >/dev/null
-        best_t=0 best_n=0 t_line="" n_line="" pairs=""
-        for r in $(seq 1 "$REPS"); do
-            t=$(run_wrk "$name-peak-$r" "$URL" "$D/$name.txt" cycle 0 "$check" "$PEAK_SECS" "$CONNS")
-            check_clean "$name-peak-$r" "$t" || die "$name had errors"
-            n=$(run_wrk "$name-nginx-$r" "$NGINX_URL" "$D/$name.txt" cycle 0 "$check" "$PEAK_SECS" "$CONNS")
-            check_clean "$name-nginx-$r" "$n" || die "$name nginx baseline had errors"
-            log "$name round $r: tradeq $(field "$t" rps)/s (cpu $(field "$t" server_cpu)/$(field "$t" client_cpu)), nginx $(field "$n" rps)/s (cpu $(field "$n" server_cpu)/$(field "$n" client_cpu))"
-            pairs="$pairs $(ratio "$(field "$t" rps)" "$(field "$n" rps)")"
-            if awk -v a="$(field "$t" rps)" -v b="$best_t" 'BEGIN{exit !(a > b)}'; then best_t=$(field "$t" rps) t_line=$t; fi
-            if awk -v a="$(field "$n" rps)" -v b="$best_n" 'BEGIN{exit !(a > b)}'; then best_n=$(field "$n" rps) n_line=$n; fi
-        done
+        alternate_rounds "$name" "$D/$name.txt" "$D/$name.txt" "$check"
         stop_nginx
-        paired=$(tr ' ' '\n' <<<"$pairs" | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {
-            if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
         log "$name paired ratios:$pairs (median $paired %)"
         half=$(awk -v r="$best_t" 'BEGIN{printf "%.0f", r / 2}')
         l=$(run_wrk "$name-lat" "$URL" "$D/$name.txt" cycle "$half" "$check" "$LAT_SECS" "$LAT_CONNS")
