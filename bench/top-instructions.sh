@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per TOP EDI JSON answer (valgrind --tool=callgrind): a count, not a time, so it
-# repeats on a busy host and suits before/after claims of small changes.
+# Instructions per TOP EDI JSON answer, and per Alipay v2 poll (valgrind --tool=callgrind): a
+# count, not a time, so it repeats on a busy host and suits before/after claims of small changes.
 #
 #   bash bench/top-instructions.sh
 #
@@ -14,6 +14,9 @@
 #   cold  record_cache_entries = 0: every lookup reads SQLite and decodes the stored document.
 #   miss  default record cache, full of BENCH_INSTR_OTHERS (20,000) other trades asked before:
 #         every lookup misses, reads, decodes, and its record is inserted (evicting another).
+#   v2-poll  `/gateway.do` alipay.trade.query, N polls of one trade, each signed anew (a polling
+#         client, bench/alipay-v2.sh case (b)): the request's RSA verification every time, the
+#         answer's signature from the cache (warmed by 200 polls first).
 # One request at a time is not wrk's 32 connections (no batching of wake-ups), so the counts are
 # for comparing builds, not for dividing a core's speed by. Annotated profiles (inclusive, per
 # function) go to RESULTS_DIR/callgrind-top-CASE.txt.
@@ -69,23 +72,29 @@ printf 'top_timestamp_window_secs = 86400\nrecord_cache_entries = 0\n' >"$D/off.
 start_server "$D/data" "$PORT" "$SERVER_CPUS" --config "$D/default.toml"
 presign top "$D/data/demo-credentials.json" "$ALIPAY" "$D/all.txt" --count $((N + OTHERS)) \
     --method edi --format json --spread
+case " $CASES " in *" v2-poll "*)
+    presign v2 "$D/data/demo-credentials.json" "$ALIPAY" "$D/v2-poll.txt" --count "$N" --same ;;
+esac
 stop_server
 head -n "$N" "$D/all.txt" >"$D/measured.txt"
 tail -n +"$((N + 1))" "$D/all.txt" >"$D/others.txt"
 
-printf '\nInstructions per TOP EDI JSON answer (callgrind, %s answers one at a time, store of %s trades, commit %s)\n' \
+printf '\nInstructions per answer (callgrind, %s answers one at a time, store of %s trades, commit %s)\n' \
     "$N" "$NTRADES" "$(cat "$WORK/bin/commit")" >"$D/table.txt"
 for case in $CASES; do
     case $case in
         warm) conf=default warm="$D/measured.txt" nwarm=$N ;;
         cold) conf=off warm="$D/others.txt" nwarm=200 ;;
         miss) conf=default warm="$D/others.txt" nwarm=$OTHERS ;;
-        *) die "unknown case $case (warm, cold, miss)" ;;
+        v2-poll) conf=default warm="$D/v2-poll.txt" nwarm=200 ;;
+        *) die "unknown case $case (warm, cold, miss, v2-poll)" ;;
     esac
+    measured="$D/measured.txt" check='"trade_no"'
+    if [ "$case" = v2-poll ]; then measured="$D/v2-poll.txt" check='"code":"10000"'; fi
     start_vg "$D/$conf.toml"
-    presign replay "$URL" "$warm" --n "$nwarm" --check '"trade_no"' >/dev/null
+    presign replay "$URL" "$warm" --n "$nwarm" --check "$check" >/dev/null
     callgrind_control -z "$VG_PID" >/dev/null
-    presign replay "$URL" "$D/measured.txt" --n "$N" --check '"trade_no"' >/dev/null
+    presign replay "$URL" "$measured" --n "$N" --check "$check" >/dev/null
     callgrind_control -d "$VG_PID" >/dev/null
     sleep 1
     out=$(ls -t "$D"/cg.*.* 2>/dev/null | sed -n 1p)
