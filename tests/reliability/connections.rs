@@ -122,6 +122,26 @@ fn idle_and_slow_connections_are_closed() {
         after >= Duration::from_millis(2_500) && after < Duration::from_secs(6),
         "keep-alive connection closed after {after:?}"
     );
+
+    // A connection that was answered, then starts another head and stops, is cut by the header
+    // deadline (1 s after that first byte), not the idle one (3 s): the deadline moves with
+    // each request on a connection that has served others.
+    let mut stalled = connect(server.port);
+    for _ in 0..3 {
+        stalled.write_all(request).expect("write");
+        let n = stalled.read(&mut buf).expect("answer");
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    stalled
+        .write_all(b"GET /router/rest?format=json HTTP/1.1\r\nHost")
+        .expect("write half a head");
+    let (_, after) = read_to_close(&mut stalled, started);
+    assert!(
+        after >= Duration::from_millis(800) && after < Duration::from_millis(2_500),
+        "half a head on a used connection closed after {after:?}"
+    );
     assert!(server.stop().success());
 }
 

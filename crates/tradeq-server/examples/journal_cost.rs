@@ -43,7 +43,7 @@ fn one(journal: &Journal, answer: &str, i: u64) {
         PARAMS[11].0.to_string(),
         Value::String(PARAMS[11].1.to_string()),
     );
-    trace.set_biz(&biz);
+    trace.set_biz(biz);
     journal.record(trace, Outcome::success(), answer);
 }
 

@@ -752,6 +752,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_character_split_between_name_and_value_is_refused() {
+        // `中` is E4 B8 AD: each half alone is invalid UTF-8, though the name and the value
+        // side by side would read as one valid character.
+        let err = parse_form(b"%E4%B8=%AD", Charset::Utf8).unwrap_err();
+        assert!(
+            matches!(&err, ParamError::BadEncoding { param: Some(p), offset: 0, .. } if p == "\u{FFFD}"),
+            "{err:?}"
+        );
+        let err = parse_form(b"a=%E4%B8&%AD=b", Charset::Utf8).unwrap_err();
+        assert!(
+            matches!(&err, ParamError::BadEncoding { param: Some(p), offset: 0, .. } if p == "a"),
+            "{err:?}"
+        );
+        // A bad escape after good pairs points at its byte in the whole input.
+        assert_eq!(
+            parse_form(b"a=1&b=%G1", Charset::Utf8),
+            Err(ParamError::BadPercent { offset: 6 })
+        );
+    }
+
+    #[test]
     fn encode_form_matches_the_sdks_and_round_trips() {
         // docs/protocol/alipay-v2.md §2.1: what the official Python SDK puts in the body.
         let body = encode_form(

@@ -287,7 +287,7 @@ async fn answer(
         Target::Method(m) => m,
         Target::CertDownload => return cert_download(&app, &biz, reply),
     };
-    trace.set_biz(&biz);
+    trace.set_biz(biz);
     trace.fault = state.sandbox.fault_for(trace).await;
     if let Some(InjectedError::V2(e)) =
         faults::injected_error(trace.fault.as_ref(), FrontDoor::AlipayV2)
@@ -303,7 +303,7 @@ async fn answer(
         store: state.store.as_ref(),
         now,
     };
-    match methods::call(method, &ctx, &caller, &biz).await {
+    match methods::call(method, &ctx, &caller, trace.biz()).await {
         Ok(node) => Ok(success_inner_json(&node)),
         Err(e) => Err(method_error(e)),
     }

@@ -277,7 +277,7 @@ async fn answer(
     trace.merchant = Some(merchant.clone());
     let plain_body = decrypt_body(&app, headers, body, reply)?;
     let params = business_params(http_method, uri, plain_body.as_deref().unwrap_or(body))?;
-    trace.set_biz(&params);
+    trace.set_biz(params);
     trace.fault = state.sandbox.fault_for(trace).await;
     if let Some(InjectedError::V3(e)) =
         faults::injected_error(trace.fault.as_ref(), FrontDoor::AlipayV3)
@@ -293,7 +293,7 @@ async fn answer(
         store: state.store.as_ref(),
         now,
     };
-    match methods::call(method, &ctx, &caller, &params).await {
+    match methods::call(method, &ctx, &caller, trace.biz()).await {
         Ok(node) => Ok(node.to_json_ordered()),
         Err(MethodError::Business { sub_code, sub_msg }) => {
             Err(V3Error::business(sub_code, sub_msg))

@@ -210,7 +210,7 @@ async fn answer(
         .filter(|(k, _)| !SYSTEM_PARAMS.contains(k))
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect();
-    trace.set_biz(&biz);
+    trace.set_biz(biz);
     trace.fault = state.sandbox.fault_for(trace).await;
     if let Some(InjectedError::Top(e)) =
         faults::injected_error(trace.fault.as_ref(), FrontDoor::Top)
@@ -222,7 +222,7 @@ async fn answer(
         store: state.store.as_ref(),
         now,
     };
-    match methods::call(method, &ctx, &caller, &biz).await {
+    match methods::call(method, &ctx, &caller, trace.biz()).await {
         Ok(node) => Ok((common, method, node)),
         Err(e) => Err(method_error(e)),
     }

@@ -383,7 +383,9 @@ impl FaultRule {
             && same(&m.method, &trace.method)
             && same(&m.app, &trace.app)
             && same(&m.merchant, &trace.merchant)
-            && same(&m.key, &trace.record_key)
+            && m.key
+                .as_ref()
+                .is_none_or(|k| trace.record_key().as_ref() == Some(k))
     }
 }
 

@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::broadcast;
 
 use tradeq_wire::params::Charset;
+use tradeq_wire::top::request::SYSTEM_PARAMS;
 
 use super::{AppliedFault, FrontDoor, Trace};
 
@@ -237,8 +238,6 @@ pub struct Entry {
     pub app: Option<String>,
     /// The effective merchant.
     pub merchant: Option<String>,
-    /// The record key asked for.
-    pub record_key: Option<String>,
     /// The parameters, masked.
     pub params: JournalParams,
     /// What the string to sign is computed from.
@@ -257,11 +256,38 @@ pub struct Entry {
     pub response: String,
     /// The answer body's full length in bytes.
     pub response_bytes: usize,
-    /// The business parameters (v3 shows them as its parameters).
+    /// The business parameters where the parameters do not show them: v3's (its parameters are
+    /// its body) and an encrypted v2 `biz_content`'s.
     pub biz: Option<Map<String, Value>>,
 }
 
 impl Entry {
+    /// The record key the request asked for (`trade_no`, `order_id`, …), read from its business
+    /// parameters now: an entry is read far less often than one is written.
+    pub fn record_key(&self) -> Option<String> {
+        if let Some(biz) = &self.biz {
+            return super::record_key(biz);
+        }
+        match self.front_door {
+            FrontDoor::Top => {
+                let biz: Map<String, Value> = self
+                    .params
+                    .iter()
+                    .filter(|(k, _)| !SYSTEM_PARAMS.contains(k))
+                    .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                    .collect();
+                super::record_key(&biz)
+            }
+            FrontDoor::AlipayV2 => {
+                match serde_json::from_str::<Value>(self.params.get("biz_content")?) {
+                    Ok(Value::Object(biz)) => super::record_key(&biz),
+                    _ => None,
+                }
+            }
+            FrontDoor::AlipayV3 => None,
+        }
+    }
+
     /// An estimate of the memory the entry holds.
     fn heap_bytes(&self) -> usize {
         let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
@@ -276,7 +302,6 @@ impl Entry {
             + opt(&self.method)
             + opt(&self.app)
             + opt(&self.merchant)
-            + opt(&self.record_key)
             + self.params.heap_bytes()
             + self.sign_basis.as_ref().map_or(0, SignBasis::heap_bytes)
             + self.diagnosis.iter().map(String::capacity).sum::<usize>()
@@ -335,7 +360,7 @@ impl Entry {
             "method": self.method,
             "app": self.app,
             "merchant": self.merchant,
-            "record_key": self.record_key,
+            "record_key": self.record_key(),
             "outcome": if self.outcome.ok { "ok" } else { "error" },
             "code": self.outcome.code,
             "sub_code": self.outcome.sub_code,
@@ -387,7 +412,10 @@ impl Filter {
         eq(&self.method, &e.method)
             && eq(&self.app, &e.app)
             && eq(&self.merchant, &e.merchant)
-            && eq(&self.key, &e.record_key)
+            && self
+                .key
+                .as_ref()
+                .is_none_or(|k| e.record_key().as_ref() == Some(k))
             && self.ok.is_none_or(|ok| ok == e.outcome.ok)
             && self.front_door.is_none_or(|d| d == e.front_door)
     }
@@ -460,10 +488,18 @@ impl Journal {
     }
 
     /// Records a request: `response` is the answer body as sent (before charset encoding).
-    pub fn record(&self, trace: Trace, outcome: Outcome, response: &str) {
+    pub fn record(&self, mut trace: Trace, outcome: Outcome, response: &str) {
         if !self.enabled() {
             return;
         }
+        let params = trace.params.take().unwrap_or_default();
+        // Where the parameters show the business parameters, the entry keeps only those.
+        let keep_biz = match trace.front_door {
+            FrontDoor::AlipayV3 => true,
+            FrontDoor::AlipayV2 => params.get("encrypt_type").is_some(),
+            FrontDoor::Top => false,
+        };
+        let biz = keep_biz.then(|| trace.take_biz());
         let latency_us = u64::try_from(trace.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let mut cut = response.len().min(self.config.body_bytes);
         while !response.is_char_boundary(cut) {
@@ -477,8 +513,7 @@ impl Journal {
             method: trace.method,
             app: trace.app,
             merchant: trace.merchant,
-            record_key: trace.record_key,
-            params: trace.params.unwrap_or_default(),
+            params,
             sign_basis: trace.sign_basis,
             verification: trace.verification,
             diagnosis: trace.diagnosis,
@@ -487,11 +522,7 @@ impl Journal {
             fault: trace.fault,
             response: response[..cut].to_string(),
             response_bytes: response.len(),
-            // The v2 and TOP parameters already hold the business parameters.
-            biz: match trace.front_door {
-                FrontDoor::AlipayV3 => trace.biz,
-                _ => None,
-            },
+            biz,
         };
         let size = entry.heap_bytes();
         if size > self.config.max_bytes {
@@ -610,6 +641,64 @@ mod tests {
         t.params = Some(JournalParams::capture(params.iter().copied()));
         t.sign_basis = Some(SignBasis::Top);
         t
+    }
+
+    #[test]
+    fn the_record_key_is_read_from_what_each_entry_keeps() {
+        let journal = Journal::new(JournalConfig::default());
+        let biz = |pairs: &[(&str, &str)]| -> Map<String, Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .collect()
+        };
+        // TOP: from the business parameters among the parameters (the EDI one holds JSON).
+        let mut t = trace(
+            "top",
+            "tmall.luxury.stage.edi.alipay.trade.query",
+            &[
+                ("method", "tmall.luxury.stage.edi.alipay.trade.query"),
+                ("session", "6100e23657fb0b2d0c78bd5ab2bc"),
+                ("edi_alipay_trade_query_request", r#"{"trade_no":"T1"}"#),
+            ],
+        );
+        t.set_biz(biz(&[(
+            "edi_alipay_trade_query_request",
+            r#"{"trade_no":"T1"}"#,
+        )]));
+        journal.record(t, Outcome::success(), "{}");
+        // v2 in the clear: from `biz_content`.
+        let mut t = Trace::new(FrontDoor::AlipayV2, "v2");
+        t.params = Some(JournalParams::capture(
+            [("biz_content", r#"{"out_trade_no":"O2"}"#)].into_iter(),
+        ));
+        t.set_biz(biz(&[("out_trade_no", "O2")]));
+        journal.record(t, Outcome::success(), "{}");
+        // v2 encrypted: the parameters hold ciphertext, so the entry keeps the decrypted ones.
+        let mut t = Trace::new(FrontDoor::AlipayV2, "v2-aes");
+        t.params = Some(JournalParams::capture(
+            [("encrypt_type", "AES"), ("biz_content", "q83vEjRWeJA=")].into_iter(),
+        ));
+        t.set_biz(biz(&[("trade_no", "T3")]));
+        journal.record(t, Outcome::success(), "{}");
+        // v3: its body.
+        let mut t = Trace::new(FrontDoor::AlipayV3, "v3");
+        t.set_biz(biz(&[("out_trade_no", "O4")]));
+        journal.record(t, Outcome::success(), "{}");
+
+        let key = |id: &str| journal.get(id).and_then(|e| e.record_key());
+        assert_eq!(key("top").as_deref(), Some("T1"));
+        assert_eq!(key("v2").as_deref(), Some("O2"));
+        assert_eq!(key("v2-aes").as_deref(), Some("T3"));
+        assert_eq!(key("v3").as_deref(), Some("O4"));
+        assert!(journal.get("v2").is_some_and(|e| e.biz.is_none()));
+        let filter = Filter {
+            key: Some("T3".to_string()),
+            ..Filter::default()
+        };
+        let page = journal.page(&filter, None, 10);
+        assert_eq!(page.entries.len(), 1);
+        assert_eq!(page.entries[0].id, "v2-aes");
     }
 
     #[test]

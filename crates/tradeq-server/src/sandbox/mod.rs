@@ -144,10 +144,10 @@ pub struct Trace {
     pub app: Option<String>,
     /// The effective merchant, once resolved.
     pub merchant: Option<String>,
-    /// The record key the request asks for (`trade_no`, `order_id`, …), once read.
-    pub record_key: Option<String>,
-    /// The decoded business parameters, once read.
-    pub biz: Option<Map<String, Value>>,
+    /// The decoded business parameters, once read (empty before). The record key they name is
+    /// worked out only when something asks ([`Trace::record_key`]): most requests meet no fault
+    /// rule about keys and no journal reader.
+    biz: Map<String, Value>,
     /// The fault applied, if any.
     pub fault: Option<AppliedFault>,
     /// The received parameters, masked, for the journal (only copied when it is on).
@@ -171,8 +171,7 @@ impl Trace {
             method: None,
             app: None,
             merchant: None,
-            record_key: None,
-            biz: None,
+            biz: Map::new(),
             fault: None,
             params: None,
             sign_basis: None,
@@ -181,10 +180,25 @@ impl Trace {
         }
     }
 
-    /// Records the business parameters and the record key they name.
-    pub fn set_biz(&mut self, biz: &Map<String, Value>) {
-        self.record_key = record_key(biz);
-        self.biz = Some(biz.clone());
+    /// Keeps the business parameters; the method reads them back with [`Trace::biz`].
+    pub fn set_biz(&mut self, biz: Map<String, Value>) {
+        self.biz = biz;
+    }
+
+    /// The business parameters (empty until read).
+    pub fn biz(&self) -> &Map<String, Value> {
+        &self.biz
+    }
+
+    /// Takes the business parameters out (for the journal entry).
+    pub fn take_biz(&mut self) -> Map<String, Value> {
+        std::mem::take(&mut self.biz)
+    }
+
+    /// The record key the request asks for (`trade_no`, `order_id`, …), once its business
+    /// parameters are read.
+    pub fn record_key(&self) -> Option<String> {
+        record_key(&self.biz)
     }
 }
 

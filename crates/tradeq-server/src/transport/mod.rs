@@ -139,6 +139,7 @@ where
         reads,
         idle: rules.idle_timeout,
         header: rules.header_read_timeout,
+        alarm: Arc::default(),
     };
     let body_timeout = rules.body_read_timeout;
     let hyper_service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {

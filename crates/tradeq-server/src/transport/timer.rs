@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,19 @@ pub(crate) struct HeadTimer {
     pub(crate) reads: Arc<ReadCount>,
     pub(crate) idle: Duration,
     pub(crate) header: Duration,
+    pub(crate) alarm: Arc<Alarm>,
 }
+
+/// The one runtime timer a connection keeps for all its request heads.
+///
+/// hyper asks for a new sleep for every request head and drops it once the head is read.
+/// Registering a runtime timer for each (and removing it a moment later) costs a lock and a
+/// wheel update per request; instead the connection keeps one timer that fires at most
+/// `header` apart, and each head's sleep compares the time with its own deadline when it
+/// fires. A busy keep-alive connection then touches the timer wheel once every `header`
+/// seconds, not twice per request, and a deadline still ends at its exact instant.
+#[derive(Default)]
+pub(crate) struct Alarm(Mutex<Option<Pin<Box<tokio::time::Sleep>>>>);
 
 impl Timer for HeadTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
@@ -45,19 +57,14 @@ impl Timer for HeadTimer {
 
     // hyper's HTTP/1 server asks for exactly one deadline: the request head's.
     fn sleep_until(&self, _deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        let now = tokio::time::Instant::now();
         Box::pin(HeadSleep {
-            reads: self.reads.clone(),
             reads_at_start: self.reads.get(),
-            header: self.header,
-            first_byte: None,
-            idle: self.idle,
-            sleep: Box::pin(tokio::time::sleep_until(now + self.idle)),
+            first_byte: false,
+            deadline: tokio::time::Instant::now() + self.idle,
+            timer: self.clone(),
         })
     }
 
-    // Called for every later request on a keep-alive connection: re-arming the same sleep
-    // spares an allocation per request.
     fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<HeadSleep>() {
             Some(head) => head.get_mut().rearm(),
@@ -78,37 +85,56 @@ impl Future for Plain {
 impl Sleep for Plain {}
 
 struct HeadSleep {
-    reads: Arc<ReadCount>,
+    timer: HeadTimer,
     reads_at_start: u64,
-    header: Duration,
-    first_byte: Option<tokio::time::Instant>,
-    idle: Duration,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    first_byte: bool,
+    /// The idle deadline until the first byte, then the header deadline.
+    deadline: tokio::time::Instant,
 }
 
 impl HeadSleep {
     fn rearm(&mut self) {
-        self.reads_at_start = self.reads.get();
-        self.first_byte = None;
-        let idle = self.idle;
-        self.sleep
-            .as_mut()
-            .reset(tokio::time::Instant::now() + idle);
+        self.reads_at_start = self.timer.reads.get();
+        self.first_byte = false;
+        self.deadline = tokio::time::Instant::now() + self.timer.idle;
     }
 }
 
 impl Future for HeadSleep {
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
         // hyper polls this every time the head is still incomplete after a read, so the first
         // byte is noticed at once.
-        if self.first_byte.is_none() && self.reads.get() != self.reads_at_start {
-            let now = tokio::time::Instant::now();
-            self.first_byte = Some(now);
-            let header = self.header;
-            self.sleep.as_mut().reset(now + header);
+        if !this.first_byte && this.timer.reads.get() != this.reads_at_start {
+            this.first_byte = true;
+            this.deadline = tokio::time::Instant::now() + this.timer.header;
         }
-        self.sleep.as_mut().poll(cx)
+        let deadline = this.deadline;
+        let step = this.timer.header;
+        let mut alarm = match this.timer.alarm.0.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let sleep = alarm.get_or_insert_with(|| {
+            let first = deadline.min(tokio::time::Instant::now() + step);
+            Box::pin(tokio::time::sleep_until(first))
+        });
+        // The alarm is set at most `header` after it was last set, which is never later than a
+        // header deadline; only an idle timeout shorter than the header timeout moves it here.
+        if sleep.deadline() > deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        loop {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Poll::Ready(());
+            }
+            sleep.as_mut().reset(deadline.min(now + step));
+        }
     }
 }
 
