@@ -259,12 +259,18 @@ pub struct Entry {
     /// The business parameters where the parameters do not show them: v3's (its parameters are
     /// its body) and an encrypted v2 `biz_content`'s.
     pub biz: Option<Map<String, Value>>,
+    /// Whether the request got as far as its business parameters (before that, no record key
+    /// is shown, though the parameters may name one).
+    pub biz_read: bool,
 }
 
 impl Entry {
     /// The record key the request asked for (`trade_no`, `order_id`, …), read from its business
     /// parameters now: an entry is read far less often than one is written.
     pub fn record_key(&self) -> Option<String> {
+        if !self.biz_read {
+            return None;
+        }
         if let Some(biz) = &self.biz {
             return super::record_key(biz);
         }
@@ -499,6 +505,7 @@ impl Journal {
             FrontDoor::AlipayV2 => params.get("encrypt_type").is_some(),
             FrontDoor::Top => false,
         };
+        let biz_read = trace.biz_read();
         let biz = keep_biz.then(|| trace.take_biz());
         let latency_us = u64::try_from(trace.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let mut cut = response.len().min(self.config.body_bytes);
@@ -523,6 +530,7 @@ impl Journal {
             response: response[..cut].to_string(),
             response_bytes: response.len(),
             biz,
+            biz_read,
         };
         let size = entry.heap_bytes();
         if size > self.config.max_bytes {
@@ -686,7 +694,19 @@ mod tests {
         t.set_biz(biz(&[("out_trade_no", "O4")]));
         journal.record(t, Outcome::success(), "{}");
 
+        // A request refused before its business parameters were read names no record.
+        let t = trace(
+            "refused",
+            "alibaba.xlife.onsite.trade.query",
+            &[
+                ("method", "alibaba.xlife.onsite.trade.query"),
+                ("trade_no", "T5"),
+            ],
+        );
+        journal.record(t, Outcome::error("25", None), "{}");
+
         let key = |id: &str| journal.get(id).and_then(|e| e.record_key());
+        assert_eq!(key("refused"), None);
         assert_eq!(key("top").as_deref(), Some("T1"));
         assert_eq!(key("v2").as_deref(), Some("O2"));
         assert_eq!(key("v2-aes").as_deref(), Some("T3"));

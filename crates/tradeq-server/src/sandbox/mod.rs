@@ -148,6 +148,8 @@ pub struct Trace {
     /// worked out only when something asks ([`Trace::record_key`]): most requests meet no fault
     /// rule about keys and no journal reader.
     biz: Map<String, Value>,
+    /// Whether the request got as far as its business parameters.
+    biz_read: bool,
     /// The fault applied, if any.
     pub fault: Option<AppliedFault>,
     /// The received parameters, masked, for the journal (only copied when it is on).
@@ -172,6 +174,7 @@ impl Trace {
             app: None,
             merchant: None,
             biz: Map::new(),
+            biz_read: false,
             fault: None,
             params: None,
             sign_basis: None,
@@ -183,11 +186,17 @@ impl Trace {
     /// Keeps the business parameters; the method reads them back with [`Trace::biz`].
     pub fn set_biz(&mut self, biz: Map<String, Value>) {
         self.biz = biz;
+        self.biz_read = true;
     }
 
     /// The business parameters (empty until read).
     pub fn biz(&self) -> &Map<String, Value> {
         &self.biz
+    }
+
+    /// Whether the request got as far as its business parameters.
+    pub fn biz_read(&self) -> bool {
+        self.biz_read
     }
 
     /// Takes the business parameters out (for the journal entry).
