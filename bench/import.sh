@@ -50,24 +50,33 @@ import_once() {
     tail -n 1 <<<"$out"
 }
 
+# time_imports NAME LABEL PREPARE FLAG STORE: hyperfine of $RUNS imports into a fresh store
+# (PREPARE runs before each); then, unless BENCH_IMPORT_AGAIN=0, a check that one more import
+# finds every record unchanged, and hyperfine of such imports. Sets FIRST and AGAIN_S (mean
+# seconds; AGAIN_S empty when not measured).
+time_imports() {
+    local name=$1 label=$2 prepare=$3 flag=$4 store=$5 summary
+    local cmd="'$TQ' import alipay-trade '$FILE' $flag '$store' --restart"
+    hyperfine --style basic --runs "$RUNS" --export-json "$RESULTS_DIR/import-$name.json" \
+        --prepare "$prepare" "$cmd" >"$RESULTS_DIR/import-$name.txt" 2>&1
+    FIRST=$(mean_of "$RESULTS_DIR/import-$name.json")
+    AGAIN_S=""
+    if [ "$AGAIN" = 1 ]; then
+        summary=$(import_once "$flag" "$store")
+        [ "$summary" = "inserted 0, updated 0, unchanged $COUNT, rejected 0" ] || die "second $label import: $summary"
+        hyperfine --style basic --runs "$RUNS" --export-json "$RESULTS_DIR/import-$name-again.json" \
+            "$cmd" >"$RESULTS_DIR/import-$name-again.txt" 2>&1
+        AGAIN_S=$(mean_of "$RESULTS_DIR/import-$name-again.json")
+    fi
+}
+
 load=$(wait_quiet)
 log "before measuring: $load"
 
-rows=()
 # --- SQLite ---------------------------------------------------------------------------------
 log "SQLite: $RUNS imports of $COUNT records into a fresh data dir"
-hyperfine --style basic --runs "$RUNS" --export-json "$RESULTS_DIR/import-sqlite.json" \
-    --prepare "rm -rf '$D/sqlite'" \
-    "'$TQ' import alipay-trade '$FILE' --data-dir '$D/sqlite' --restart" >"$RESULTS_DIR/import-sqlite.txt" 2>&1
-s_first=$(mean_of "$RESULTS_DIR/import-sqlite.json")
-s_again=""
-if [ "$AGAIN" = 1 ]; then
-    summary=$(import_once --data-dir "$D/sqlite")
-    [ "$summary" = "inserted 0, updated 0, unchanged $COUNT, rejected 0" ] || die "second SQLite import: $summary"
-    hyperfine --style basic --runs "$RUNS" --export-json "$RESULTS_DIR/import-sqlite-again.json" \
-        "'$TQ' import alipay-trade '$FILE' --data-dir '$D/sqlite' --restart" >"$RESULTS_DIR/import-sqlite-again.txt" 2>&1
-    s_again=$(mean_of "$RESULTS_DIR/import-sqlite-again.json")
-fi
+time_imports sqlite SQLite "rm -rf '$D/sqlite'" --data-dir "$D/sqlite"
+s_first=$FIRST s_again=$AGAIN_S
 s_bytes=$(du -sb "$D/sqlite" | cut -f1)
 rm -rf "$D/sqlite"
 
@@ -78,17 +87,8 @@ if [ -n "$PG" ]; then
     if psql "$PG/postgres" -Atqc 'select 1' >/dev/null 2>&1; then
         recreate="psql '$PG/postgres' -qc 'DROP DATABASE IF EXISTS $PGDB' -c 'CREATE DATABASE $PGDB' >/dev/null"
         log "PostgreSQL: $RUNS imports of $COUNT records into a fresh database $PGDB"
-        hyperfine --style basic --runs "$RUNS" --export-json "$RESULTS_DIR/import-pg.json" \
-            --prepare "$recreate" \
-            "'$TQ' import alipay-trade '$FILE' --database-url '$PG/$PGDB' --restart" >"$RESULTS_DIR/import-pg.txt" 2>&1
-        p_first=$(mean_of "$RESULTS_DIR/import-pg.json")
-        if [ "$AGAIN" = 1 ]; then
-            summary=$(import_once --database-url "$PG/$PGDB")
-            [ "$summary" = "inserted 0, updated 0, unchanged $COUNT, rejected 0" ] || die "second PostgreSQL import: $summary"
-            hyperfine --style basic --runs "$RUNS" --export-json "$RESULTS_DIR/import-pg-again.json" \
-                "'$TQ' import alipay-trade '$FILE' --database-url '$PG/$PGDB' --restart" >"$RESULTS_DIR/import-pg-again.txt" 2>&1
-            p_again=$(mean_of "$RESULTS_DIR/import-pg-again.json")
-        fi
+        time_imports pg PostgreSQL "$recreate" --database-url "$PG/$PGDB"
+        p_first=$FIRST p_again=$AGAIN_S
         psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PGDB" >/dev/null
     else
         log "PostgreSQL at $PG is not reachable: skipped"
